@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh Debian machine with the .NET SDK.
+# Installs what the tests need (the real ostree client is the judge of our output).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v ostree >/dev/null 2>&1 || need+=(ostree)
+[ -e /usr/lib/x86_64-linux-gnu/liblzma.so.5 ] || [ -e /lib/x86_64-linux-gnu/liblzma.so.5 ] || ldconfig -p | grep -q liblzma.so.5 || need+=(liblzma5)
+command -v tar >/dev/null 2>&1 || need+=(tar)
+if [ ${#need[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+mkdir -p TestResults
+set +e
+dotnet test OtaServer.sln -c Release --logger "console;verbosity=normal" 2>&1 | tee TestResults/test-output.txt
+rc=${PIPESTATUS[0]}
+set -e
+passed=$(grep -Eo 'Passed: +[0-9]+' TestResults/test-output.txt | awk '{s+=$2} END {print s+0}')
+failed=$(grep -Eo 'Failed: +[0-9]+' TestResults/test-output.txt | awk '{s+=$2} END {print s+0}')
+skipped=$(grep -Eo 'Skipped: +[0-9]+' TestResults/test-output.txt | awk '{s+=$2} END {print s+0}')
+echo "$passed passed, $failed failed, $skipped skipped"
+exit "$rc"

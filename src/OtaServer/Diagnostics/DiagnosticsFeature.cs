@@ -1,0 +1,63 @@
+using Microsoft.OpenApi;
+using Serilog;
+
+namespace OtaServer.Diagnostics;
+
+/// <summary>Logging (Serilog, one line per request), health check, ProblemDetails and Swagger.</summary>
+public static class DiagnosticsFeature
+{
+    public static WebApplicationBuilder AddOtaLogging(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSerilog((services, lc) => lc
+            .ReadFrom.Configuration(builder.Configuration)
+            .ReadFrom.Services(services)
+            .Enrich.FromLogContext());
+        return builder;
+    }
+
+    public static IServiceCollection AddDiagnostics(this IServiceCollection services)
+    {
+        services.AddProblemDetails();
+        services.AddHealthChecks();
+        services.AddEndpointsApiExplorer();
+        services.AddSwaggerGen(o =>
+        {
+            o.SwaggerDoc("v1", new OpenApiInfo { Title = "OtaServer API", Version = "v1" });
+            o.AddSecurityDefinition("Bearer", new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.Http,
+                Scheme = "bearer",
+                Description = "API token (scopes push, admin, read) or a device token.",
+            });
+            o.AddSecurityRequirement(doc => new OpenApiSecurityRequirement
+            {
+                [new OpenApiSecuritySchemeReference("Bearer", doc)] = [],
+            });
+        });
+        return services;
+    }
+
+    public static WebApplication UseDiagnostics(this WebApplication app)
+    {
+        app.UseSerilogRequestLogging(o =>
+        {
+            o.MessageTemplate = "HTTP {RequestMethod} {RequestPath} {RangeHeader} {StatusCode} {ResponseLength} bytes in {Elapsed:0.0} ms";
+            o.EnrichDiagnosticContext = (diag, http) =>
+            {
+                diag.Set("ResponseLength", http.Response.ContentLength ?? -1);
+                diag.Set("RangeHeader", http.Request.Headers.Range.ToString());
+            };
+        });
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseSwagger();
+        app.UseSwaggerUI(o => o.SwaggerEndpoint("/swagger/v1/swagger.json", "OtaServer API v1"));
+        return app;
+    }
+
+    public static IEndpointRouteBuilder MapDiagnostics(this IEndpointRouteBuilder app)
+    {
+        app.MapHealthChecks("/healthz");
+        return app;
+    }
+}

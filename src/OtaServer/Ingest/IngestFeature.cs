@@ -1,0 +1,8 @@
+namespace OtaServer.Ingest;
+
+public static class IngestFeature
+{
+    public static IServiceCollection AddIngest(this IServiceCollection services) => services;
+
+    public static IEndpointRouteBuilder MapIngest(this IEndpointRouteBuilder app) => app;
+}

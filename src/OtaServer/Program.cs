@@ -1,0 +1,58 @@
+using Microsoft.Extensions.Configuration.Json;
+using OtaServer.Auth;
+using OtaServer.Configuration;
+using OtaServer.Deltas;
+using OtaServer.Devices;
+using OtaServer.Diagnostics;
+using OtaServer.Ingest;
+using OtaServer.Jobs;
+using OtaServer.Repositories;
+using OtaServer.Serving;
+using OtaServer.Store;
+using OtaServer.Targets;
+using OtaServer.Waves;
+
+var builder = WebApplication.CreateBuilder(args);
+// The canonical appsettings.json sits at the repository root and is copied next to the binary;
+// it is the lowest-precedence source, so the environment (OtaServer__DataDir …) still wins.
+var rootSettings = new JsonConfigurationSource { Path = Path.Combine(AppContext.BaseDirectory, "appsettings.json"), Optional = true };
+rootSettings.ResolveFileProvider();
+builder.Configuration.Sources.Insert(0, rootSettings);
+builder.AddOtaLogging();
+
+builder.Services.AddOptions<OtaServerOptions>().BindConfiguration(OtaServerOptions.SectionName)
+    .ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddSingleton<RepositoryRegistry>();
+builder.Services.AddDiagnostics();
+builder.Services.AddOtaAuth();
+builder.Services.AddStore();
+builder.Services.AddServing();
+builder.Services.AddIngest();
+builder.Services.AddJobs();
+builder.Services.AddDeltas();
+builder.Services.AddTargets();
+builder.Services.AddDevices();
+builder.Services.AddWaves();
+
+var app = builder.Build();
+// Create repositories and the first-start admin token before the first request.
+app.Services.GetRequiredService<RepositoryRegistry>();
+app.Services.GetRequiredService<IEnumerable<ITokenResolver>>();
+
+app.UseDiagnostics();
+app.UseAuthentication();
+app.UseAuthorization();
+
+app.MapDiagnostics();
+app.MapServing();
+app.MapIngest();
+app.MapJobs();
+app.MapDeltas();
+app.MapTargets();
+app.MapDevices();
+app.MapWaves();
+
+app.Run();
+
+/// <summary>Entry point; public so integration tests can host the app.</summary>
+public partial class Program;

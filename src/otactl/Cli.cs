@@ -1,0 +1,14 @@
+using System.CommandLine;
+
+namespace OtaCtl;
+
+/// <summary>The otactl command tree. Tests call <see cref="RunAsync"/> in-process.</summary>
+public static class Cli
+{
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        var root = new RootCommand("otactl: operate an OtaServer (push commits, targets, deltas, devices, jobs)");
+        var config = new InvocationConfiguration { Output = stdout, Error = stderr };
+        return await root.Parse(args).InvokeAsync(config, cancellationToken);
+    }
+}

@@ -1,0 +1,93 @@
+using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace OtaServer.Tests.Infrastructure;
+
+/// <summary>
+/// The real application with its own temp data folder and three API tokens (push, admin, read).
+/// Call <see cref="StartKestrel"/> for a real 127.0.0.1 port that the ostree CLI can reach.
+/// </summary>
+public class OtaServerFactory : WebApplicationFactory<Program>
+{
+    public const string PushToken = "test-push-token";
+    public const string AdminToken = "test-admin-token";
+    public const string ReadToken = "test-read-token";
+
+    private readonly TempDirectory _data = new("ota-data");
+    private readonly Dictionary<string, string?> _settings = new();
+
+    public OtaServerFactory(IDictionary<string, string?>? settings = null, string? dataDir = null)
+    {
+        DataDir = dataDir ?? _data.Path;
+        if (settings is not null)
+            foreach (var kv in settings)
+                _settings[kv.Key] = kv.Value;
+    }
+
+    public string DataDir { get; }
+
+    public string RepoRoot(string repo = "main") => Path.Combine(DataDir, "repos", repo);
+
+    /// <summary>Base address of the Kestrel listener (after <see cref="StartKestrel"/>).</summary>
+    public Uri? KestrelAddress { get; private set; }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        builder.ConfigureAppConfiguration((_, config) =>
+        {
+            var s = new Dictionary<string, string?>
+            {
+                ["OtaServer:DataDir"] = DataDir,
+                ["OtaServer:Tokens:0:Name"] = "push",
+                ["OtaServer:Tokens:0:Token"] = PushToken,
+                ["OtaServer:Tokens:0:Scopes:0"] = "push",
+                ["OtaServer:Tokens:1:Name"] = "admin",
+                ["OtaServer:Tokens:1:Token"] = AdminToken,
+                ["OtaServer:Tokens:1:Scopes:0"] = "admin",
+                ["OtaServer:Tokens:1:Scopes:1"] = "push",
+                ["OtaServer:Tokens:1:Scopes:2"] = "read",
+                ["OtaServer:Tokens:2:Name"] = "read",
+                ["OtaServer:Tokens:2:Token"] = ReadToken,
+                ["OtaServer:Tokens:2:Scopes:0"] = "read",
+                ["Serilog:MinimumLevel:Default"] = "Warning",
+            };
+            foreach (var kv in _settings)
+                s[kv.Key] = kv.Value;
+            config.AddInMemoryCollection(s);
+        });
+    }
+
+    /// <summary>Starts a real Kestrel server on a free 127.0.0.1 port and returns its base address.</summary>
+    public Uri StartKestrel()
+    {
+        if (KestrelAddress is not null)
+            return KestrelAddress;
+        UseKestrel(0);
+        StartServer();
+        var addresses = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        var address = addresses.First().Replace("[::]", "127.0.0.1").Replace("localhost", "127.0.0.1");
+        KestrelAddress = new Uri(address.TrimEnd('/') + "/");
+        return KestrelAddress;
+    }
+
+    public HttpClient CreateClient(string? token)
+    {
+        var client = CreateClient();
+        if (token is not null)
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return client;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        if (disposing)
+            _data.Dispose();
+    }
+}
