@@ -1,0 +1,25 @@
+# syntax=docker/dockerfile:1
+# Multi-stage build: the SDK image compiles, the ASP.NET runtime image runs as a non-root user.
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /src
+COPY global.json Directory.Build.props Directory.Packages.props OtaServer.sln appsettings.json ./
+COPY src/ src/
+RUN dotnet publish src/OtaServer/OtaServer.csproj -c Release -o /app/server --no-self-contained \
+ && dotnet publish src/otactl/otactl.csproj -c Release -o /app/otactl --no-self-contained
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
+# liblzma (xz for delta parts) is part of the base image; ostree itself is not needed at run time.
+RUN groupadd --system --gid 10001 ota && useradd --system --uid 10001 --gid ota --home /data ota \
+ && mkdir -p /data && chown ota:ota /data
+WORKDIR /app
+COPY --from=build /app/server ./
+COPY --from=build /app/otactl /opt/otactl
+RUN ln -s /opt/otactl/otactl /usr/local/bin/otactl
+ENV OtaServer__DataDir=/data \
+    Urls=http://0.0.0.0:8080 \
+    DOTNET_gcServer=1
+VOLUME ["/data"]
+EXPOSE 8080
+USER ota
+HEALTHCHECK --interval=30s --timeout=3s CMD ["/bin/sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q Healthy <&3"]
+ENTRYPOINT ["dotnet", "OtaServer.dll"]
