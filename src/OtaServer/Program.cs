@@ -22,7 +22,10 @@ builder.AddOtaLogging();
 
 builder.Services.AddOptions<OtaServerOptions>().BindConfiguration(OtaServerOptions.SectionName)
     .ValidateDataAnnotations().ValidateOnStart();
+builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<RepositoryRegistry>();
+builder.Services.AddSingleton<RepositoryMetadata>();
+builder.Services.AddSingleton<IRepositoryContent, RepositoryContent>();
 builder.Services.AddDiagnostics();
 builder.Services.AddOtaAuth();
 builder.Services.AddStore();
