@@ -233,6 +233,7 @@ public sealed class IngestTests : IDisposable
     [Fact]
     public async Task AbortedUpload_LeavesRepositoryPassingFsck()
     {
+        var address = _factory.StartKestrel();
         var (repo, commit) = MakeLocalCommit(1);
         var client = _factory.CreateClient(OtaServerFactory.PushToken);
         var paths = LocalRepos.ObjectPaths(repo);
@@ -243,7 +244,6 @@ public sealed class IngestTests : IDisposable
         var (_, v2) = MakeLocalCommit(2, repo);
         var newPaths = LocalRepos.ObjectPaths(repo).Except(paths).ToList();
         var tar = LocalRepos.Tar(repo, newPaths);
-        var address = _factory.StartKestrel();
         using (var tcp = new System.Net.Sockets.TcpClient())
         {
             await tcp.ConnectAsync(address.Host, address.Port);
