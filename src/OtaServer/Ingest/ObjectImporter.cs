@@ -95,15 +95,10 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
             {
                 var final = Path.Combine(repoRoot, name.RelativePath);
                 Directory.CreateDirectory(Path.GetDirectoryName(final)!);
-                try
-                {
-                    File.Move(path, final, overwrite: false);
+                if (AtomicRename.TryMoveNoReplace(path, final))
                     created++;
-                }
-                catch (IOException) when (File.Exists(final))
-                {
+                else
                     present++; // a concurrent upload published the same object first
-                }
             }
             return new ImportResult(received, created, present, ignored);
         }
