@@ -5,16 +5,21 @@ namespace OtaCtl;
 /// <summary>The otactl command tree. Tests call <see cref="RunAsync"/> in-process.</summary>
 public static class Cli
 {
-    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    public static Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken) =>
+        RunAsync(args, stdout, stderr, null, cancellationToken);
+
+    /// <summary>As above; <paramref name="handler"/> (tests) replaces the network stack.</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter stdout, TextWriter stderr, HttpMessageHandler? handler, CancellationToken cancellationToken)
     {
-        var server = new Option<string?>("--server") { Description = "Server base URL (default: $OTA_SERVER)", Recursive = true };
-        var token = new Option<string?>("--token") { Description = "API token (default: $OTA_TOKEN)", Recursive = true };
-        var root = new RootCommand("otactl: operate an OtaServer (push commits, targets, deltas, devices, jobs)")
-        {
-            server,
-            token,
-            PushCommand.Create(server, token),
-        };
+        var ctx = new CliContext(stdout, stderr, handler);
+        var root = new RootCommand("otactl: operate an OtaServer (push commits, targets, deltas, devices, jobs)");
+        root.Options.Add(ctx.ServerOption);
+        root.Options.Add(ctx.TokenOption);
+        // One line per command group; each file builds its group from the shared context.
+        root.Subcommands.Add(PushCommand.Create(ctx));
+        root.Subcommands.Add(TargetsCommands.Create(ctx));
+        root.Subcommands.Add(DevicesCommands.Create(ctx));
+        root.Subcommands.Add(JobsCommands.Create(ctx));
         var config = new InvocationConfiguration { Output = stdout, Error = stderr };
         return await root.Parse(args).InvokeAsync(config, cancellationToken);
     }

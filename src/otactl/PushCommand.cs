@@ -16,54 +16,56 @@ internal static class PushCommand
 {
     private const int QueryBatch = 50_000;
 
-    public static Command Create(Option<string?> serverOption, Option<string?> tokenOption)
+    public static Command Create(CliContext ctx)
     {
         var repoOption = new Option<string>("--repo") { Description = "Repository on the server", DefaultValueFactory = _ => "main" };
         var localRepo = new Argument<string>("LOCAL_REPO") { Description = "Path to a local archive-mode ostree repository" };
         var refArg = new Argument<string>("REF") { Description = "Ref to push (its commit and everything reachable from it)" };
         var force = new Option<bool>("--force") { Description = "Move the ref even when the new commit does not descend from the server's" };
+        var version = new Option<long?>("--version") { Description = "Also create target VERSION for the pushed commit" };
+        var tags = new Option<string[]>("--tag", "-T") { Description = "Tags of the new target (with --version)", AllowMultipleArgumentsPerToken = true };
+        var hwIds = new Option<string[]>("--hw-id") { Description = "Hardware ids of the new target (with --version)", AllowMultipleArgumentsPerToken = true };
         var cmd = new Command("push", "Push a commit from a local archive repository to the server and move the ref")
         {
-            repoOption, localRepo, refArg, force,
+            repoOption, localRepo, refArg, force, version, tags, hwIds,
         };
-        cmd.SetAction(async (parse, ct) =>
+        cmd.SetAction((parse, ct) => ctx.RunAsync(parse, async (api, token) =>
         {
-            var output = parse.InvocationConfiguration.Output;
-            var error = parse.InvocationConfiguration.Error;
-            try
+            var repo = parse.GetValue(repoOption)!;
+            var refName = parse.GetValue(refArg)!;
+            var result = await PushAsync(api, repo, parse.GetValue(localRepo)!, refName,
+                parse.GetValue(force), Progress.For(ctx.Out), token);
+            await ctx.Out.WriteLineAsync($"{result.Ref} -> {result.Commit} ({result.Uploaded} of {result.Total} objects uploaded, {result.Bytes} bytes)");
+            if (parse.GetValue(version) is { } v)
             {
-                using var api = ApiConnection.Create(parse.GetValue(serverOption), parse.GetValue(tokenOption));
-                var progress = Progress.For(output);
-                var result = await PushAsync(api, parse.GetValue(repoOption)!, parse.GetValue(localRepo)!, parse.GetValue(refArg)!,
-                    parse.GetValue(force), progress, ct);
-                output.WriteLine($"{result.Ref} -> {result.Commit} ({result.Uploaded} of {result.Total} objects uploaded, {result.Bytes} bytes)");
-                return 0;
+                var target = await api.PostAsync<TargetInfo>("api/v1/targets", new CreateTargetRequest(v, refName, result.Commit, repo,
+                    Split(parse.GetValue(tags)), Split(parse.GetValue(hwIds))), token);
+                await ctx.Out.WriteLineAsync($"Target {target.Version} created for {target.Commit} (tags: {string.Join(',', target.Tags)})");
             }
-            catch (CliException e)
-            {
-                error.WriteLine("error: " + e.Message);
-                return e.ExitCode;
-            }
-        });
+            return ExitCodes.Ok;
+        }, ct));
         return cmd;
     }
 
+    private static List<string> Split(string[]? values) =>
+        (values ?? []).SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToList();
+
     public sealed record PushResult(string Ref, string Commit, int Total, int Uploaded, long Bytes);
 
-    public static async Task<PushResult> PushAsync(ApiConnection api, string repo, string localPath, string refName, bool force,
+    public static async Task<PushResult> PushAsync(ApiClient api, string repo, string localPath, string refName, bool force,
         Progress progress, CancellationToken cancellationToken)
     {
         if (!Directory.Exists(localPath))
-            throw new CliException($"{localPath}: no such directory.");
+            throw Fail($"{localPath}: no such directory.");
         var local = new ArchiveRepository(localPath);
         if (!local.IsArchive)
-            throw new CliException($"{localPath} is not an archive-mode ostree repository (config core.mode must be archive-z2); " +
+            throw Fail($"{localPath} is not an archive-mode ostree repository (config core.mode must be archive-z2); " +
                 "create it with 'ostree init --mode=archive' or copy the commit there with 'ostree pull-local'.");
         var commit = local.ResolveRef(refName)
-            ?? (Checksum.TryParse(refName, out var c) ? c : throw new CliException($"Unknown ref '{refName}' in {localPath}."));
+            ?? (Checksum.TryParse(refName, out var c) ? c : throw Fail($"Unknown ref '{refName}' in {localPath}."));
         var walk = local.WalkCommit(commit);
         if (walk.Missing.Count > 0)
-            throw new CliException($"Commit {commit} is incomplete in {localPath}: {walk.Missing.Count} objects are missing (first: {walk.Missing[0]}).");
+            throw Fail($"Commit {commit} is incomplete in {localPath}: {walk.Missing.Count} objects are missing (first: {walk.Missing[0]}).");
         var all = walk.Present;
         progress.Line($"Commit {commit}: {all.Count} objects");
 
@@ -71,10 +73,8 @@ internal static class PushCommand
         for (var i = 0; i < all.Count; i += QueryBatch)
         {
             var batch = all.Skip(i).Take(QueryBatch).Select(o => o.ToString()).ToList();
-            var response = await api.SendAsync(HttpMethod.Post, $"api/v1/repos/{Uri.EscapeDataString(repo)}/objects/missing",
-                JsonContent.Create(new { objects = batch }), cancellationToken);
-            var body = await response.Content.ReadFromJsonAsync<MissingResponse>(cancellationToken)
-                ?? throw new CliException("The server sent an empty answer to the missing-objects query.");
+            var body = await api.PostAsync<MissingResponse>($"api/v1/repos/{Uri.EscapeDataString(repo)}/objects/missing",
+                new { objects = batch }, cancellationToken);
             missing.AddRange(body.Missing.Select(ObjectName.Parse));
         }
 
@@ -84,19 +84,25 @@ internal static class PushCommand
         {
             // Metadata last: a reader of the staging folder never sees a commit before its tree.
             missing.Sort((a, b) => (a.Type == ObjectType.File ? 0 : 1).CompareTo(b.Type == ObjectType.File ? 0 : 1));
-            var content = new TarUploadContent(localPath, missing, totalBytes, progress);
-            await api.SendAsync(HttpMethod.Post, $"api/v1/repos/{Uri.EscapeDataString(repo)}/objects", content, cancellationToken);
+            using var upload = new HttpRequestMessage(HttpMethod.Post, $"api/v1/repos/{Uri.EscapeDataString(repo)}/objects")
+            {
+                Content = new TarUploadContent(localPath, missing, totalBytes, progress),
+            };
+            using var _ = await api.SendAsync(upload, HttpCompletionOption.ResponseContentRead, cancellationToken);
             progress.Done();
         }
 
-        string? expected = null;
-        var refs = await api.SendAsync(HttpMethod.Get, $"api/v1/repos/{Uri.EscapeDataString(repo)}/refs", null, cancellationToken);
-        var list = await refs.Content.ReadFromJsonAsync<List<RefEntry>>(cancellationToken) ?? [];
-        expected = list.FirstOrDefault(r => r.Name == refName)?.Commit;
-        await api.SendAsync(HttpMethod.Put, $"api/v1/repos/{Uri.EscapeDataString(repo)}/refs/{refName}",
-            JsonContent.Create(new { commit = commit.ToString(), expected, force }), cancellationToken);
+        var refs = await api.GetAsync<List<RefEntry>>($"api/v1/repos/{Uri.EscapeDataString(repo)}/refs", cancellationToken);
+        var expected = refs.FirstOrDefault(r => r.Name == refName)?.Commit;
+        using var move = new HttpRequestMessage(HttpMethod.Put, $"api/v1/repos/{Uri.EscapeDataString(repo)}/refs/{refName}")
+        {
+            Content = JsonContent.Create(new { commit = commit.ToString(), expected, force }),
+        };
+        using var __ = await api.SendAsync(move, HttpCompletionOption.ResponseContentRead, cancellationToken);
         return new PushResult(refName, commit.ToString(), all.Count, missing.Count, totalBytes);
     }
+
+    private static ApiException Fail(string message) => new(null, message, ExitCodes.Failed);
 
     private sealed record MissingResponse(List<string> Missing);
 

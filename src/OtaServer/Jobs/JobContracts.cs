@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace OtaServer.Jobs;
 
@@ -21,6 +22,7 @@ public interface IJobHandler
     Task RunAsync(JobContext job, CancellationToken cancellationToken);
 }
 
+[JsonConverter(typeof(JsonStringEnumConverter<JobStatus>))]
 public enum JobStatus { Pending, Running, Succeeded, Failed, Cancelled }
 
 public sealed record JobInfo(

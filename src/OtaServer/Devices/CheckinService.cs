@@ -1,0 +1,61 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
+using OtaServer.Store;
+using OtaServer.Targets;
+
+namespace OtaServer.Devices;
+
+public sealed record CheckinRequest(string? HardwareId, string? Tag, string? CurrentCommit);
+
+public sealed record CheckinTarget(long Version, string Commit, string Ref, string RepositoryUrl);
+
+public sealed record CheckinDelta(bool Available, long? From, string? FromCommit, long Size);
+
+public sealed record CheckinResponse(bool UpdateAvailable, long? CurrentVersion, CheckinTarget? Target, CheckinDelta? Delta);
+
+/// <summary>
+/// The check-in hot path: answers from the in-memory target catalog and delta cache, and writes the
+/// device row only when something changed or last-seen is older than <see cref="DevicesOptions.LastSeenWriteInterval"/>.
+/// </summary>
+internal sealed class CheckinService(
+    TargetCatalog catalog,
+    DeltaLookup deltas,
+    IFleetStore store,
+    IOptions<DevicesOptions> options,
+    TimeProvider time)
+{
+    private readonly ConcurrentDictionary<string, (DeviceState State, long WrittenAt)> _written = new(StringComparer.Ordinal);
+
+    public async Task<CheckinResponse> CheckInAsync(string device, CheckinRequest request, string repositoryBaseUrl, CancellationToken cancellationToken)
+    {
+        var snapshot = await catalog.GetAsync(cancellationToken);
+        var target = snapshot.NewestFor(request.Tag!, request.HardwareId);
+        var current = request.CurrentCommit is null ? null : snapshot.VersionOf(request.CurrentCommit, request.HardwareId);
+        await RecordAsync(device, new DeviceState(request.HardwareId, request.Tag, request.CurrentCommit, current, time.GetUtcNow()), cancellationToken);
+        if (target is null)
+            return new CheckinResponse(false, current, null, null);
+        var update = !string.Equals(target.Commit, request.CurrentCommit, StringComparison.Ordinal);
+        CheckinDelta? delta = null;
+        if (update)
+        {
+            var stats = deltas.Find(target.Repository, request.CurrentCommit, target.Commit);
+            delta = new CheckinDelta(stats is not null, current, request.CurrentCommit, stats?.DownloadBytes ?? 0);
+        }
+        return new CheckinResponse(update, current,
+            new CheckinTarget(target.Version, target.Commit, target.Ref, repositoryBaseUrl + target.Repository), delta);
+    }
+
+    private async Task RecordAsync(string device, DeviceState state, CancellationToken cancellationToken)
+    {
+        var now = time.GetTimestamp();
+        if (_written.TryGetValue(device, out var last) &&
+            last.State with { LastSeen = state.LastSeen } == state &&
+            time.GetElapsedTime(last.WrittenAt, now) < options.Value.LastSeenWriteInterval)
+            return;
+        await store.UpdateDeviceStateAsync(device, state, cancellationToken);
+        _written[device] = (state, now);
+    }
+
+    /// <summary>Drops what is remembered about a device (deleted or re-created).</summary>
+    public void Forget(string device) => _written.TryRemove(device, out _);
+}

@@ -1,0 +1,176 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using OtaServer.Auth;
+using OtaServer.Jobs;
+using OtaServer.Store;
+using OtaServer.Targets;
+
+namespace OtaServer.Devices;
+
+public sealed record CreateDeviceRequest(string? Name, string? HardwareId = null, string? Tag = null);
+
+public sealed record DeviceDto(
+    string Name,
+    string? HardwareId,
+    string? Tag,
+    string? CurrentCommit,
+    long? CurrentVersion,
+    DateTimeOffset? LastSeen,
+    DateTimeOffset CreatedAt)
+{
+    internal static DeviceDto From(Device d) => new(d.Name, d.HardwareId, d.Tag, d.CurrentCommit, d.CurrentVersion, d.LastSeen, d.CreatedAt);
+}
+
+/// <summary>A new device and its token. The token is shown only here; the server keeps its SHA-256.</summary>
+public sealed record DeviceCreated(DeviceDto Device, string Token);
+
+public sealed record CreateRegistrationTokenRequest(string? Tag = null, string? HardwareId = null, int? Uses = null, double? ExpiresInHours = null);
+
+public sealed record RegistrationTokenCreated(string Token, string? Tag, string? HardwareId, int Uses, DateTimeOffset ExpiresAt);
+
+public sealed record RegisterDeviceRequest(string? RegistrationToken, string? Name, string? HardwareId = null, string? Tag = null);
+
+/// <summary>Devices: created by an admin or self-registered with a registration token; check in with their device token.</summary>
+internal static class DevicesEndpoints
+{
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        var g = app.MapGroup("/api/v1/devices").WithTags("Devices");
+        g.MapPost("checkin", CheckinAsync).RequireAuthorization(Scopes.Device).WithName("DeviceCheckin")
+            .WithSummary("A device (device token) reports its state and learns its target and whether a static delta exists.")
+            .Accepts<CheckinRequest>("application/json");
+        g.MapPost("", CreateAsync).RequireAuthorization(Scopes.Admin).WithName("CreateDevice")
+            .WithSummary("Creates a device and returns its token (shown once).").Accepts<CreateDeviceRequest>("application/json");
+        g.MapGet("", ListAsync).RequireAuthorization(Scopes.Admin).WithName("ListDevices");
+        g.MapGet("{name}", GetAsync).RequireAuthorization(Scopes.Admin).WithName("GetDevice");
+        g.MapDelete("{name}", DeleteAsync).RequireAuthorization(Scopes.Admin).WithName("DeleteDevice");
+        g.MapPost("registration-tokens", CreateRegistrationTokenAsync).RequireAuthorization(Scopes.Admin).WithName("CreateRegistrationToken")
+            .WithSummary("A token devices use to register themselves (POST /api/v1/devices/register).")
+            .Accepts<CreateRegistrationTokenRequest>("application/json");
+        g.MapPost("register", RegisterAsync).AllowAnonymous().WithName("RegisterDevice")
+            .WithSummary("A device registers itself with a registration token and gets its device token (shown once).")
+            .Accepts<RegisterDeviceRequest>("application/json");
+    }
+
+    private static async Task<Results<Ok<CheckinResponse>, ProblemHttpResult>> CheckinAsync(
+        HttpRequest http, ClaimsPrincipal user, CheckinService checkins, CancellationToken ct)
+    {
+        var device = user.FindFirstValue(Scopes.DeviceClaimType);
+        if (device is null)
+            return TypedResults.Problem("Check-in needs a device token.", statusCode: StatusCodes.Status403Forbidden, title: "Forbidden");
+        var (req, problem) = await JsonBody.ReadAsync<CheckinRequest>(http, ct);
+        if (problem is not null)
+            return problem;
+        if (!Names.IsHardwareId(req!.HardwareId))
+            return Problems.BadRequest($"'hardwareId' is required: {Names.HardwareRule} (got '{req.HardwareId}').");
+        if (!Names.IsTag(req.Tag))
+            return Problems.BadRequest($"'tag' is required: {Names.TagRule} (got '{req.Tag}').");
+        if (req.CurrentCommit is not null && !Names.IsCommit(req.CurrentCommit))
+            return Problems.BadRequest($"'currentCommit' must be 64 lowercase hex characters (got '{req.CurrentCommit}').");
+        var baseUrl = $"{http.Scheme}://{http.Host}{http.PathBase}/repos/";
+        return TypedResults.Ok(await checkins.CheckInAsync(device, req, baseUrl, ct));
+    }
+
+    private static string? CheckNames(string? name, string? hardwareId, string? tag)
+    {
+        if (!Names.IsDeviceName(name))
+            return $"'name' is required: {Names.DeviceRule} (got '{name}').";
+        if (hardwareId is not null && !Names.IsHardwareId(hardwareId))
+            return $"Invalid 'hardwareId' '{hardwareId}': use {Names.HardwareRule}.";
+        if (tag is not null && !Names.IsTag(tag))
+            return $"Invalid 'tag' '{tag}': use {Names.TagRule}.";
+        return null;
+    }
+
+    private static async Task<Results<Created<DeviceCreated>, ProblemHttpResult>> CreateAsync(
+        HttpRequest http, IFleetStore store, CheckinService checkins, TimeProvider time, CancellationToken ct)
+    {
+        var (req, problem) = await JsonBody.ReadAsync<CreateDeviceRequest>(http, ct);
+        if (problem is not null)
+            return problem;
+        if (CheckNames(req!.Name, req.HardwareId, req.Tag) is { } bad)
+            return Problems.BadRequest(bad);
+        var token = DeviceTokens.NewToken();
+        var device = new Device(req.Name!, req.HardwareId, req.Tag, null, null, null, time.GetUtcNow());
+        if (!await store.AddDeviceAsync(device, DeviceTokens.Hash(token), ct))
+            return Problems.Conflict($"A device named '{req.Name}' exists already. Pick another name or delete it first.");
+        checkins.Forget(device.Name);
+        return TypedResults.Created($"/api/v1/devices/{device.Name}", new DeviceCreated(DeviceDto.From(device), token));
+    }
+
+    private static async Task<Results<Ok<IReadOnlyList<DeviceDto>>, ProblemHttpResult>> ListAsync(
+        IFleetStore store, string? tag, long? version, string? hardwareId, CancellationToken ct)
+    {
+        if (tag is not null && !Names.IsTag(tag))
+            return Problems.BadRequest($"Invalid tag '{tag}': use {Names.TagRule}.");
+        var devices = await store.ListDevicesAsync(new DeviceFilter(tag, version, hardwareId), ct);
+        return TypedResults.Ok<IReadOnlyList<DeviceDto>>([.. devices.Select(DeviceDto.From)]);
+    }
+
+    private static async Task<Results<Ok<DeviceDto>, ProblemHttpResult>> GetAsync(string name, IFleetStore store, CancellationToken ct)
+    {
+        var device = await store.GetDeviceAsync(name, ct);
+        return device is null ? Problems.NotFound($"No device named '{name}'.") : TypedResults.Ok(DeviceDto.From(device));
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
+        string name, IFleetStore store, DeviceTokenResolver tokens, CheckinService checkins, CancellationToken ct)
+    {
+        if (!await store.DeleteDeviceAsync(name, ct))
+            return Problems.NotFound($"No device named '{name}'.");
+        tokens.Forget(name);
+        checkins.Forget(name);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<Results<Created<RegistrationTokenCreated>, ProblemHttpResult>> CreateRegistrationTokenAsync(
+        HttpRequest http, IFleetStore store, TimeProvider time, CancellationToken ct)
+    {
+        var (req, problem) = await JsonBody.ReadAsync<CreateRegistrationTokenRequest>(http, ct);
+        if (problem is not null)
+            return problem;
+        if (CheckNames("x", req!.HardwareId, req.Tag) is { } bad)
+            return Problems.BadRequest(bad);
+        var uses = req.Uses ?? 1;
+        if (uses is < 1 or > 1_000_000)
+            return Problems.BadRequest("'uses' must be between 1 and 1000000.");
+        var hours = req.ExpiresInHours ?? 24;
+        if (hours is <= 0 or > 24 * 366)
+            return Problems.BadRequest("'expiresInHours' must be more than 0 and at most a year.");
+        var now = time.GetUtcNow();
+        var token = DeviceTokens.NewToken();
+        var record = new RegistrationToken(req.Tag, req.HardwareId, uses, now.AddHours(hours), now);
+        await store.AddRegistrationTokenAsync(DeviceTokens.Hash(token), record, ct);
+        return TypedResults.Created("/api/v1/devices/register",
+            new RegistrationTokenCreated(token, record.Tag, record.HardwareId, uses, record.ExpiresAt));
+    }
+
+    private static async Task<Results<Created<DeviceCreated>, ProblemHttpResult>> RegisterAsync(
+        HttpRequest http, IFleetStore store, CheckinService checkins, TimeProvider time, CancellationToken ct)
+    {
+        var (req, problem) = await JsonBody.ReadAsync<RegisterDeviceRequest>(http, ct);
+        if (problem is not null)
+            return problem;
+        if (string.IsNullOrEmpty(req!.RegistrationToken) || req.RegistrationToken.Length > 512)
+            return TypedResults.Problem("'registrationToken' is required: ask an operator for one (POST /api/v1/devices/registration-tokens).",
+                statusCode: StatusCodes.Status401Unauthorized, title: "Registration token required");
+        if (CheckNames(req.Name, req.HardwareId, req.Tag) is { } bad)
+            return Problems.BadRequest(bad);
+        var token = DeviceTokens.NewToken();
+        var device = new Device(req.Name!, req.HardwareId, req.Tag, null, null, null, time.GetUtcNow());
+        var outcome = await store.RegisterDeviceAsync(DeviceTokens.Hash(req.RegistrationToken), device, DeviceTokens.Hash(token), ct);
+        switch (outcome)
+        {
+            case RegistrationOutcome.Registered:
+                checkins.Forget(device.Name);
+                return TypedResults.Created($"/api/v1/devices/{device.Name}", new DeviceCreated(DeviceDto.From(device), token));
+            case RegistrationOutcome.NameTaken:
+                return Problems.Conflict($"A device named '{req.Name}' exists already. Register under another name.");
+            case RegistrationOutcome.Expired:
+                return TypedResults.Problem("The registration token is used up or expired; ask an operator for a new one.",
+                    statusCode: StatusCodes.Status401Unauthorized, title: "Registration token expired");
+            default:
+                return TypedResults.Problem("Unknown registration token.", statusCode: StatusCodes.Status401Unauthorized, title: "Unknown registration token");
+        }
+    }
+}

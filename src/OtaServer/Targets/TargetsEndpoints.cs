@@ -1,0 +1,238 @@
+using Microsoft.AspNetCore.Http.HttpResults;
+using OtaServer.Auth;
+using OtaServer.Jobs;
+using OtaServer.Repositories;
+using OtaServer.Store;
+
+namespace OtaServer.Targets;
+
+public sealed record CreateTargetRequest(
+    long? Version,
+    string? Ref,
+    string? Commit = null,
+    string? Repository = null,
+    IReadOnlyList<string>? Tags = null,
+    IReadOnlyList<string>? HardwareIds = null);
+
+public sealed record TargetDto(
+    long Version,
+    string Repository,
+    string Ref,
+    string Commit,
+    IReadOnlyList<string> HardwareIds,
+    IReadOnlyList<string> Tags,
+    DateTimeOffset CreatedAt)
+{
+    internal static TargetDto From(Target t) => new(t.Version, t.Repository, t.Ref, t.Commit, t.HardwareIds, t.Tags, t.CreatedAt);
+}
+
+public sealed record TagTargetsRequest(
+    IReadOnlyList<long>? Versions,
+    IReadOnlyList<string>? Tags,
+    bool Append = false,
+    bool DryRun = false,
+    string? Repository = null,
+    string? HardwareId = null);
+
+public sealed record TagChange(long Version, string Repository, IReadOnlyList<string> HardwareIds, IReadOnlyList<string> Before, IReadOnlyList<string> After);
+
+public sealed record TagTargetsResponse(bool DryRun, IReadOnlyList<TagChange> Targets);
+
+public sealed record StaticDeltasRequest(
+    string? ByTag = null,
+    IReadOnlyList<long>? From = null,
+    string? HardwareId = null,
+    bool DryRun = false);
+
+public sealed record StaticDeltasResponse(
+    long To,
+    string Repository,
+    bool DryRun,
+    IReadOnlyList<PlannedDelta> Deltas,
+    IReadOnlyList<OrphanVersion> Orphans,
+    int DevicesOnUnknownVersions,
+    JobSummary? Job);
+
+/// <summary>Targets: create (push scope), list, show, delete, tag, and static-delta planning (admin scope).</summary>
+internal static class TargetsEndpoints
+{
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        var g = app.MapGroup("/api/v1/targets").WithTags("Targets");
+        g.MapPost("", CreateAsync).RequireAuthorization(Scopes.Push).WithName("CreateTarget")
+            .WithSummary("Creates a target: a numbered version of a repository ref. The commit must be complete in the repository.")
+            .Accepts<CreateTargetRequest>("application/json");
+        g.MapGet("", ListAsync).RequireAuthorization(Scopes.Admin).WithName("ListTargets").WithSummary("Targets, oldest version first.");
+        g.MapGet("{version:long}", GetAsync).RequireAuthorization(Scopes.Admin).WithName("GetTarget");
+        g.MapDelete("{version:long}", DeleteAsync).RequireAuthorization(Scopes.Admin).WithName("DeleteTarget")
+            .WithSummary("Deletes a target (its commit stays in the repository). Devices that run it become orphans for delta planning.");
+        g.MapPost("tags", TagAsync).RequireAuthorization(Scopes.Admin).WithName("TagTargets")
+            .WithSummary("Sets (or with append, adds) tags on the targets of the given versions.")
+            .Accepts<TagTargetsRequest>("application/json");
+        g.MapPost("{to:long}/static-deltas", StaticDeltasAsync).RequireAuthorization(Scopes.Admin).WithName("PlanStaticDeltas")
+            .WithSummary("Plans the static deltas a target needs; unless dryRun, queues one job that generates the missing ones (202 + job URL).")
+            .Accepts<StaticDeltasRequest>("application/json");
+    }
+
+    private static async Task<Results<Created<TargetDto>, ProblemHttpResult>> CreateAsync(
+        HttpRequest http, IServiceProvider services, RepositoryRegistry registry, IFleetStore store, TargetCatalog catalog, TimeProvider time, CancellationToken ct)
+    {
+        var (req, problem) = await JsonBody.ReadAsync<CreateTargetRequest>(http, ct);
+        if (problem is not null)
+            return problem;
+        if (req!.Version is not { } version || version < 0)
+            return Problems.BadRequest("'version' is required: a whole number of 0 or more, unique per repository and hardware id.");
+        var repo = req.Repository ?? RepositoryRegistry.DefaultRepository;
+        if (!registry.TryGetRoot(repo, out _))
+            return Problems.NotFound($"No repository '{repo}' on this server; configured: {string.Join(", ", registry.Names)}.");
+        if (!Names.IsRef(req.Ref))
+            return Problems.BadRequest($"'ref' is required and must be a valid OSTree ref name (got '{req.Ref}'), e.g. 'os/x86_64/main'.");
+        if (req.Commit is not null && !Names.IsCommit(req.Commit))
+            return Problems.BadRequest($"'commit' must be 64 lowercase hex characters (got '{req.Commit}').");
+        var tags = req.Tags ?? [];
+        var hardware = req.HardwareIds ?? [];
+        if ((Names.CheckTags(tags) ?? Names.CheckHardwareIds(hardware)) is { } bad)
+            return Problems.BadRequest(bad);
+        var content = services.GetService<IRepositoryContent>();
+        if (content is null)
+            return Problems.Unavailable("This server build cannot inspect repository content (no IRepositoryContent is registered), so it cannot check the commit.");
+        var commit = req.Commit ?? content.ResolveRef(repo, req.Ref!);
+        if (commit is null)
+            return Problems.NotFound($"Ref '{req.Ref}' does not exist in repository '{repo}'. Push the commit first (otactl push), or pass 'commit'.");
+        if (!content.CommitExists(repo, commit))
+            return Problems.NotFound($"Commit {commit} is not in repository '{repo}'. Push it first (otactl push).");
+        var missing = content.FindMissingObjects(repo, commit);
+        if (missing.Count > 0)
+            return Problems.Conflict($"Commit {commit} is incomplete in repository '{repo}': {missing.Count} object(s) missing (first: {missing[0]}). Finish the push, then create the target.");
+        try
+        {
+            var target = await store.AddTargetAsync(new NewTarget(repo, version, req.Ref!, commit, hardware, tags, time.GetUtcNow()), ct);
+            await catalog.ReloadAsync(ct);
+            return TypedResults.Created($"/api/v1/targets/{version}", TargetDto.From(target));
+        }
+        catch (StoreConflictException e)
+        {
+            return Problems.Conflict(e.Message);
+        }
+    }
+
+    private static async Task<Results<Ok<IReadOnlyList<TargetDto>>, ProblemHttpResult>> ListAsync(
+        TargetCatalog catalog, string? tag, string? hardwareId, string? repository, CancellationToken ct)
+    {
+        if (tag is not null && Names.CheckTags([tag]) is { } badTag)
+            return Problems.BadRequest(badTag);
+        if (hardwareId is not null && Names.CheckHardwareIds([hardwareId]) is { } badHw)
+            return Problems.BadRequest(badHw);
+        var snapshot = await catalog.GetAsync(ct);
+        var list = snapshot.All.Where(t =>
+            (tag is null || t.Tags.Contains(tag, StringComparer.Ordinal)) &&
+            (hardwareId is null || t.HardwareIds.Contains(hardwareId, StringComparer.Ordinal)) &&
+            (repository is null || t.Repository == repository));
+        return TypedResults.Ok<IReadOnlyList<TargetDto>>([.. list.Select(TargetDto.From)]);
+    }
+
+    /// <summary>The one target of a version, or a 404/409 problem.</summary>
+    internal static async Task<(Target? Target, ProblemHttpResult? Problem)> ResolveAsync(
+        TargetCatalog catalog, long version, string? repository, string? hardwareId, CancellationToken ct)
+    {
+        var matches = (await catalog.GetAsync(ct)).WithVersion(version, repository, hardwareId).ToList();
+        if (matches.Count == 0)
+            return (null, Problems.NotFound($"No target with version {version}" + (hardwareId is null ? "" : $" for hardware id '{hardwareId}'") +
+                ". List targets with GET /api/v1/targets (otactl targets list)."));
+        if (matches.Count > 1)
+            return (null, Problems.Conflict($"Version {version} names {matches.Count} targets (" +
+                string.Join("; ", matches.Select(t => $"{t.Repository} [{string.Join(",", t.HardwareIds)}]")) + "): add 'hardwareId' (and 'repository') to choose one."));
+        return (matches[0], null);
+    }
+
+    private static async Task<Results<Ok<TargetDto>, ProblemHttpResult>> GetAsync(
+        long version, string? repository, string? hardwareId, TargetCatalog catalog, CancellationToken ct)
+    {
+        var (target, problem) = await ResolveAsync(catalog, version, repository, hardwareId, ct);
+        return problem ?? (Results<Ok<TargetDto>, ProblemHttpResult>)TypedResults.Ok(TargetDto.From(target!));
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
+        long version, string? repository, string? hardwareId, TargetCatalog catalog, IFleetStore store, CancellationToken ct)
+    {
+        var (target, problem) = await ResolveAsync(catalog, version, repository, hardwareId, ct);
+        if (problem is not null)
+            return problem;
+        await store.DeleteTargetAsync(target!.Id, ct);
+        await catalog.ReloadAsync(ct);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<Results<Ok<TagTargetsResponse>, ProblemHttpResult>> TagAsync(
+        HttpRequest http, IFleetStore store, TargetCatalog catalog, CancellationToken ct)
+    {
+        var (req, problem) = await JsonBody.ReadAsync<TagTargetsRequest>(http, ct);
+        if (problem is not null)
+            return problem;
+        if (req!.Versions is not { Count: > 0 } versions)
+            return Problems.BadRequest("'versions' is required: the target versions to tag, e.g. [42].");
+        if (req.Tags is not { } tags)
+            return Problems.BadRequest("'tags' is required: the tags to set (or add, with \"append\": true), e.g. [\"master\",\"promoted\"].");
+        if (Names.CheckTags(tags) is { } badTag)
+            return Problems.BadRequest(badTag);
+        if (req.HardwareId is not null && Names.CheckHardwareIds([req.HardwareId]) is { } badHw)
+            return Problems.BadRequest(badHw);
+        var snapshot = await catalog.GetAsync(ct);
+        var changes = new List<TagChange>();
+        var updates = new Dictionary<long, IReadOnlyList<string>>();
+        var unknown = new List<long>();
+        foreach (var v in versions.Distinct())
+        {
+            var matches = snapshot.WithVersion(v, req.Repository, req.HardwareId).Where(t => req.HardwareId is null || t.HardwareIds.Count == 0 || t.HardwareIds.Contains(req.HardwareId)).ToList();
+            if (matches.Count == 0)
+                unknown.Add(v);
+            foreach (var t in matches)
+            {
+                IReadOnlyList<string> after = req.Append
+                    ? [.. t.Tags.Union(tags, StringComparer.Ordinal).Order(StringComparer.Ordinal)]
+                    : [.. tags.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+                changes.Add(new TagChange(t.Version, t.Repository, t.HardwareIds, t.Tags, after));
+                updates[t.Id] = after;
+            }
+        }
+        if (unknown.Count > 0)
+            return Problems.NotFound($"No target with version {string.Join(", ", unknown)}; nothing was tagged. List targets with GET /api/v1/targets.");
+        if (!req.DryRun)
+        {
+            await store.SetTargetTagsAsync(updates, ct);
+            await catalog.ReloadAsync(ct);
+        }
+        return TypedResults.Ok(new TagTargetsResponse(req.DryRun, changes));
+    }
+
+    private static async Task<Results<Ok<StaticDeltasResponse>, Accepted<StaticDeltasResponse>, ProblemHttpResult>> StaticDeltasAsync(
+        long to, HttpRequest http, TargetCatalog catalog, DeltaPlanner planner, DeltaLookup deltas, IJobQueue queue, IJobStore jobs, CancellationToken ct)
+    {
+        var (req, problem) = await JsonBody.ReadAsync<StaticDeltasRequest>(http, ct);
+        if (problem is not null)
+            return problem;
+        if (req!.ByTag is not null && Names.CheckTags([req.ByTag], "byTag") is { } badTag)
+            return Problems.BadRequest(badTag);
+        if (req.HardwareId is not null && Names.CheckHardwareIds([req.HardwareId], "hardwareId") is { } badHw)
+            return Problems.BadRequest(badHw);
+        var from = req.From ?? [];
+        if (from.FirstOrDefault(v => v >= to) is var high && from.Any(v => v >= to))
+            return Problems.BadRequest($"'from' version {high} is not lower than the target version {to}.");
+        if (req.ByTag is null && from.Count == 0)
+            return Problems.BadRequest("Say which versions to start from: 'byTag' (versions the devices following the tag run) and/or 'from' (explicit versions).");
+        var (target, notFound) = await ResolveAsync(catalog, to, null, req.HardwareId, ct);
+        if (notFound is not null)
+            return notFound;
+        var plan = await planner.PlanAsync(target!, req.ByTag, from, req.HardwareId, ct);
+        var response = new StaticDeltasResponse(to, target!.Repository, req.DryRun, plan.Deltas, plan.Orphans, plan.DevicesOnUnknownVersions, null);
+        var missing = plan.Deltas.Where(d => !d.Exists).ToList();
+        if (req.DryRun || missing.Count == 0)
+            return TypedResults.Ok(response);
+        if (deltas.Service is null)
+            return Problems.Unavailable("This server build has no delta generator (no IDeltaService is registered); only dry runs are possible.");
+        var pairs = missing.Select(d => new DeltaPair(d.FromCommit, d.ToCommit, d.From, d.To)).ToList();
+        var (job, _) = await StaticDeltasJob.EnqueueAsync(queue, target.Repository, pairs, ct);
+        var record = await jobs.GetAsync(job.Id, ct);
+        return TypedResults.Accepted(JobsEndpoints.Url(job.Id), response with { Job = JobsEndpoints.Summary(record!) });
+    }
+}

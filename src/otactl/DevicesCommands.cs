@@ -1,0 +1,85 @@
+using System.CommandLine;
+using System.Globalization;
+
+namespace OtaCtl;
+
+/// <summary><c>otactl devices list|create|delete|registration-token</c>.</summary>
+internal static class DevicesCommands
+{
+    public static Command Create(CliContext ctx)
+    {
+        var devices = new Command("devices", "Devices and their tokens");
+        devices.Subcommands.Add(List(ctx));
+        devices.Subcommands.Add(CreateDevice(ctx));
+        devices.Subcommands.Add(Delete(ctx));
+        devices.Subcommands.Add(RegistrationToken(ctx));
+        return devices;
+    }
+
+    private static Command List(CliContext ctx)
+    {
+        var byTag = new Option<string>("--by-tag") { Description = "Only devices following this tag" };
+        var byVersion = new Option<long?>("--by-version") { Description = "Only devices running this target version" };
+        var cmd = new Command("list", "Prints the devices as a table") { byTag, byVersion };
+        cmd.SetAction((parse, ct) => ctx.RunAsync(parse, async (api, ct) =>
+        {
+            var query = new List<string>();
+            if (parse.GetValue(byTag) is { } t)
+                query.Add("tag=" + Uri.EscapeDataString(t));
+            if (parse.GetValue(byVersion) is { } v)
+                query.Add("version=" + v.ToString(CultureInfo.InvariantCulture));
+            var list = await api.GetAsync<List<DeviceInfo>>("api/v1/devices" + (query.Count > 0 ? "?" + string.Join('&', query) : ""), ct);
+            Table.Write(ctx.Out, ["NAME", "HARDWARE ID", "TAG", "VERSION", "COMMIT", "LAST SEEN"],
+                list.Select(d => new[] { d.Name, d.HardwareId ?? "-", d.Tag ?? "-", Table.Num(d.CurrentVersion), Table.Short(d.CurrentCommit), Table.Time(d.LastSeen) }));
+            return ExitCodes.Ok;
+        }, ct));
+        return cmd;
+    }
+
+    private static Command CreateDevice(CliContext ctx)
+    {
+        var name = new Argument<string>("NAME");
+        var hw = new Option<string>("--hw-id") { Description = "Hardware id" };
+        var tag = new Option<string>("--tag") { Description = "Tag the device follows" };
+        var cmd = new Command("create", "Creates a device and prints its token (shown once)") { name, hw, tag };
+        cmd.SetAction((parse, ct) => ctx.RunAsync(parse, async (api, ct) =>
+        {
+            var res = await api.PostAsync<DeviceCreated>("api/v1/devices", new CreateDeviceRequest(parse.GetValue(name)!, parse.GetValue(hw), parse.GetValue(tag)), ct);
+            ctx.Error.WriteLine($"Created device {res.Device.Name}. Its token (shown once, the server keeps only a hash):");
+            ctx.Out.WriteLine(res.Token);
+            return ExitCodes.Ok;
+        }, ct));
+        return cmd;
+    }
+
+    private static Command Delete(CliContext ctx)
+    {
+        var name = new Argument<string>("NAME");
+        var cmd = new Command("delete", "Deletes a device (its token stops working)") { name };
+        cmd.SetAction((parse, ct) => ctx.RunAsync(parse, async (api, ct) =>
+        {
+            await api.DeleteAsync("api/v1/devices/" + Uri.EscapeDataString(parse.GetValue(name)!), ct);
+            ctx.Out.WriteLine($"Deleted device {parse.GetValue(name)}");
+            return ExitCodes.Ok;
+        }, ct));
+        return cmd;
+    }
+
+    private static Command RegistrationToken(CliContext ctx)
+    {
+        var tag = new Option<string>("--tag") { Description = "Tag registered devices follow" };
+        var hw = new Option<string>("--hw-id") { Description = "Hardware id of registered devices" };
+        var uses = new Option<int?>("--uses") { Description = "How many devices may register with it (default 1)" };
+        var hours = new Option<double?>("--expires-hours") { Description = "Hours until it expires (default 24)" };
+        var cmd = new Command("registration-token", "Creates a token devices use to register themselves") { tag, hw, uses, hours };
+        cmd.SetAction((parse, ct) => ctx.RunAsync(parse, async (api, ct) =>
+        {
+            var res = await api.PostAsync<RegistrationTokenCreated>("api/v1/devices/registration-tokens",
+                new CreateRegistrationTokenRequest(parse.GetValue(tag), parse.GetValue(hw), parse.GetValue(uses), parse.GetValue(hours)), ct);
+            ctx.Error.WriteLine($"Registration token for {res.Uses} device(s), expires {Table.Time(res.ExpiresAt)} UTC:");
+            ctx.Out.WriteLine(res.Token);
+            return ExitCodes.Ok;
+        }, ct));
+        return cmd;
+    }
+}

@@ -1,0 +1,34 @@
+namespace OtaCtl;
+
+// The server's JSON shapes, as otactl reads and writes them.
+
+public sealed record TargetInfo(long Version, string Repository, string Ref, string Commit, IReadOnlyList<string> HardwareIds, IReadOnlyList<string> Tags, DateTimeOffset CreatedAt);
+
+/// <summary>Body of <c>POST /api/v1/targets</c> (push scope).</summary>
+public sealed record CreateTargetRequest(long Version, string Ref, string? Commit = null, string? Repository = null, IReadOnlyList<string>? Tags = null, IReadOnlyList<string>? HardwareIds = null);
+
+public sealed record TagTargetsRequest(IReadOnlyList<long> Versions, IReadOnlyList<string> Tags, bool Append, bool DryRun, string? HardwareId = null);
+
+public sealed record TagChange(long Version, string Repository, IReadOnlyList<string> HardwareIds, IReadOnlyList<string> Before, IReadOnlyList<string> After);
+
+public sealed record TagTargetsResponse(bool DryRun, IReadOnlyList<TagChange> Targets);
+
+public sealed record StaticDeltasRequest(string? ByTag, IReadOnlyList<long> From, string? HardwareId, bool DryRun);
+
+public sealed record PlannedDelta(long From, long To, int Devices, bool Exists, string FromCommit, string ToCommit);
+
+public sealed record OrphanVersion(long Version, int Devices);
+
+public sealed record StaticDeltasResponse(long To, string Repository, bool DryRun, IReadOnlyList<PlannedDelta> Deltas, IReadOnlyList<OrphanVersion> Orphans, int DevicesOnUnknownVersions, JobSummary? Job);
+
+public sealed record JobSummary(string Id, string Kind, string Status, DateTimeOffset CreatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, double? DurationSeconds, int Attempts, string? Error, string Url, string LogUrl);
+
+public sealed record DeviceInfo(string Name, string? HardwareId, string? Tag, string? CurrentCommit, long? CurrentVersion, DateTimeOffset? LastSeen, DateTimeOffset CreatedAt);
+
+public sealed record CreateDeviceRequest(string Name, string? HardwareId, string? Tag);
+
+public sealed record DeviceCreated(DeviceInfo Device, string Token);
+
+public sealed record CreateRegistrationTokenRequest(string? Tag, string? HardwareId, int? Uses, double? ExpiresInHours);
+
+public sealed record RegistrationTokenCreated(string Token, string? Tag, string? HardwareId, int Uses, DateTimeOffset ExpiresAt);
