@@ -121,6 +121,30 @@ public sealed class ArchiveRepository
         return ContentObject.ReadArchiveHeader(fs);
     }
 
+    /// <summary>Every object file under objects/ (files with other names, e.g. temp files, are skipped).</summary>
+    public IEnumerable<ObjectName> EnumerateObjects()
+    {
+        var objects = Path.Combine(Root, "objects");
+        if (!Directory.Exists(objects))
+            yield break;
+        foreach (var dir in Directory.EnumerateDirectories(objects))
+        {
+            foreach (var file in Directory.EnumerateFiles(dir))
+            {
+                if (ObjectName.TryParseRelativePath(file, out var name))
+                    yield return name;
+            }
+        }
+    }
+
+    /// <summary>The parsed <c>summary</c>, or null if the repository has none.</summary>
+    /// <exception cref="FormatException">The summary is corrupt.</exception>
+    public Summary? ReadSummary()
+    {
+        var path = Path.Combine(Root, "summary");
+        return File.Exists(path) ? Summary.Parse(File.ReadAllBytes(path)) : null;
+    }
+
     // ---------------------------------------------------------------- refs
 
     /// <summary>Checks a ref name: non-empty '/'-separated segments, none "." or "..", no control characters.</summary>

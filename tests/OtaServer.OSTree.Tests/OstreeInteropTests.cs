@@ -27,6 +27,7 @@ public sealed class OstreeInteropTests(OstreeRepoFixture fx) : IClassFixture<Ost
             counted++;
         }
         Assert.True(counted >= 10, $"only {counted} metadata objects");
+        Assert.Equal(fx.AllObjects().Select(o => o.Name).Order().ToArray(), fx.Repo.EnumerateObjects().Order().ToArray());
     }
 
     [Fact]
@@ -132,7 +133,7 @@ public sealed class OstreeInteropTests(OstreeRepoFixture fx) : IClassFixture<Ost
     public void Summary_FromOstree_ParsesAndReserializesByteForByte()
     {
         var bytes = File.ReadAllBytes(Path.Combine(fx.RepoPath, "summary"));
-        var summary = Summary.Parse(bytes);
+        var summary = fx.Repo.ReadSummary()!;
         Assert.Equal(bytes, summary.Serialize());
         Assert.True(summary.RefsSorted);
         Assert.True(summary.IndexedDeltas);
