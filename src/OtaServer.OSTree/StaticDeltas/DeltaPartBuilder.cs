@@ -70,7 +70,8 @@ internal sealed record DeltaPartHeader(int Index, Checksum Checksum, long Size, 
 /// </summary>
 internal sealed class DeltaPartBuilder(int index)
 {
-    private readonly ArrayBufferWriter<byte> _payload = new(64 * 1024);
+    private readonly List<ReadOnlyMemory<byte>> _payload = [];
+    private long _payloadLength;
     private readonly ArrayBufferWriter<byte> _ops = new(4 * 1024);
     private readonly List<(uint Uid, uint Gid, uint Mode)> _modes = [];
     private readonly Dictionary<(uint, uint, uint), int> _modeIndex = [];
@@ -85,13 +86,18 @@ internal sealed class DeltaPartBuilder(int index)
     public long USize { get; private set; }
 
     /// <summary>ostree's size estimate of a part under construction: payload + operations.</summary>
-    public long SizeEstimate => _payload.WrittenCount + _ops.WrittenCount;
+    public long SizeEstimate => _payloadLength + _ops.WrittenCount;
 
     public void Add(EncodedObject obj)
     {
-        long payloadBase = _payload.WrittenCount;
+        long payloadBase = _payloadLength;
         foreach (var segment in obj.Payload)
-            _payload.Write(segment.Span);
+        {
+            if (segment.Length == 0)
+                continue;
+            _payload.Add(segment);
+            _payloadLength += segment.Length;
+        }
 
         _objects.Add(obj.Name);
         USize += obj.USize;
@@ -132,14 +138,38 @@ internal sealed class DeltaPartBuilder(int index)
         }
     }
 
-    /// <summary>Serializes the payload variant <c>(a(uuu)aa(ayay)ayay)</c> (uncompressed).</summary>
-    public byte[] SerializePayload()
+    /// <summary>
+    /// Streams the payload variant <c>(a(uuu)aa(ayay)ayay)</c> (normal form, uncompressed) to
+    /// <paramref name="sink"/> without assembling it: the object bytes are written from their own buffers.
+    /// </summary>
+    internal long WritePayload(Action<ReadOnlySpan<byte>> sink)
     {
         var modes = GVariant.Array("(uuu)", _modes.Select(m => GVariant.Tuple(
-            GVariant.UInt32BigEndian(m.Uid), GVariant.UInt32BigEndian(m.Gid), GVariant.UInt32BigEndian(m.Mode))));
-        var xattrs = GVariant.Array("a(ayay)", _xattrs.Select(Xattr.ToGVariant));
-        var variant = GVariant.Tuple(modes, xattrs, GVariant.Bytes(_payload.WrittenMemory), GVariant.Bytes(_ops.WrittenMemory));
-        return variant.Serialize();
+            GVariant.UInt32BigEndian(m.Uid), GVariant.UInt32BigEndian(m.Gid), GVariant.UInt32BigEndian(m.Mode)))).Serialize();
+        var xattrs = GVariant.Array("a(ayay)", _xattrs.Select(Xattr.ToGVariant)).Serialize();
+
+        // Tuple members: a(uuu) starts at 0 (alignment 4), aa(ayay) and the two ay have alignment 1, so
+        // no padding; the ends of the three non-last members follow as framing offsets, last member first.
+        long end0 = modes.Length;
+        long end1 = end0 + xattrs.Length;
+        long end2 = end1 + _payloadLength;
+        long body = end2 + _ops.WrittenCount;
+        int width = GVariant.OffsetWidth(body, 3);
+        sink(modes);
+        sink(xattrs);
+        foreach (var segment in _payload)
+            sink(segment.Span);
+        sink(_ops.WrittenSpan);
+        Span<byte> trailer = stackalloc byte[3 * 8];
+        int n = 0;
+        foreach (var end in (ReadOnlySpan<long>)[end2, end1, end0])
+        {
+            for (int i = 0; i < width; i++)
+                trailer[n++] = (byte)(end >> (8 * i));
+        }
+
+        sink(trailer[..n]);
+        return body + n;
     }
 
     /// <summary>The header's object list: 33-byte records (type, checksum) in op order.</summary>
@@ -155,27 +185,35 @@ internal sealed class DeltaPartBuilder(int index)
         return list;
     }
 
-    /// <summary>Serializes, xz-compresses and writes the part file; returns its header.</summary>
+    /// <summary>Streams the payload through xz (single block, one thread) into part file <c>Index</c>; returns its header.</summary>
     public DeltaPartHeader WriteTo(string directory, int xzPreset, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var objects = ObjectList();
-        var payload = SerializePayload();
-        long payloadSize = payload.Length;
-        using var buffer = new MemoryStream(payload.Length / 3 + 1024);
-        buffer.WriteByte((byte)'x');
-        XzCompressor.Compress(payload, buffer, new XzOptions { Preset = xzPreset, Threads = 1 });
-        payload = [];
-        cancellationToken.ThrowIfCancellationRequested();
-        var bytes = buffer.GetBuffer().AsSpan(0, (int)buffer.Length);
-        var checksum = Checksum.FromBytes(SHA256.HashData(bytes));
         var path = Path.Combine(directory, Index.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long size = 0;
+        long payloadSize;
+        using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
         {
-            file.Write(bytes);
+            void Output(ReadOnlySpan<byte> bytes)
+            {
+                file.Write(bytes);
+                hash.AppendData(bytes);
+                size += bytes.Length;
+            }
+
+            Output("x"u8);
+            using var xz = new XzPushEncoder(new XzOptions { Preset = xzPreset, Threads = 1 }, Output);
+            payloadSize = WritePayload(span =>
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                xz.Write(span);
+            });
+            xz.Finish();
         }
 
-        return new DeltaPartHeader(Index, checksum, bytes.Length, USize, payloadSize, objects);
+        return new DeltaPartHeader(Index, Checksum.FromBytes(hash.GetHashAndReset()), size, USize, payloadSize, objects);
     }
 
     private int ModeIndex(FileHeader header)
