@@ -1,0 +1,386 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Security.Cryptography;
+
+namespace OtaServer.OSTree.StaticDeltas;
+
+/// <summary>
+/// Native static-delta generator (ostree-format.md §6–8): writes <c>superblock</c> and parts <c>0..n</c>
+/// for <c>from → to</c> (or from scratch) into a folder. The bytes depend only on the repository content
+/// and the options (sorted orders, fixed timestamp), so a regenerated delta equals a cached one.
+/// </summary>
+public static class DeltaCompiler
+{
+    /// <summary>ostree's similarity window for candidate old files: new size ± 30 %.</summary>
+    private const int SimilarityPercent = 30;
+
+    /// <summary>Upper bound on the bytes of work items encoded at once (memory bound of the encode stage).</summary>
+    private const long WindowBytes = 64L * 1024 * 1024;
+
+    private const int WindowItems = 1024;
+
+    public static string GeneratorVersion { get; } =
+        "OtaServer.OSTree/" + (typeof(DeltaCompiler).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0");
+
+    /// <summary>
+    /// Generates the delta <paramref name="from"/> → <paramref name="to"/> (from scratch when
+    /// <paramref name="from"/> is null) of the archive repository at <paramref name="repositoryRoot"/>
+    /// into <paramref name="outputDirectory"/> (created if missing; must not already hold a delta).
+    /// The host moves that folder to <c>&lt;repo&gt;/&lt;<see cref="DeltaResult.RelativePath"/>&gt;</c>.
+    /// On failure or cancellation, partial files may remain in <paramref name="outputDirectory"/>: delete it.
+    /// </summary>
+    public static async Task<DeltaResult> GenerateAsync(
+        string repositoryRoot,
+        Checksum? from,
+        Checksum to,
+        string outputDirectory,
+        DeltaOptions? options = null,
+        IProgress<string>? log = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(repositoryRoot);
+        ArgumentException.ThrowIfNullOrEmpty(outputDirectory);
+        options ??= DeltaOptions.Default;
+        options.Validate();
+        if (from == to)
+            throw new ArgumentException("A delta needs two different commits; 'from' equals 'to'.", nameof(from));
+
+        var stopwatch = Stopwatch.StartNew();
+        var repo = new DeltaSourceRepository(repositoryRoot);
+        Directory.CreateDirectory(outputDirectory);
+        if (File.Exists(Path.Combine(outputDirectory, "superblock")))
+            throw new IOException($"{outputDirectory} already holds a superblock; generate into an empty staging folder.");
+
+        int threads = Math.Clamp(options.Threads, 1, 64);
+
+        // 1. Reachable objects of both commits; new = to − from, minus the to-commit itself.
+        var toCommit = repo.ReadCommit(to, out var toCommitBytes);
+        var toObjects = repo.Walk(toCommit, cancellationToken);
+        CommitObjects? fromObjects = null;
+        if (from is { } fromChecksum)
+        {
+            var fromCommit = repo.ReadCommit(fromChecksum, out _);
+            fromObjects = repo.Walk(fromCommit, cancellationToken);
+        }
+
+        var newMetadata = toObjects.Metadata
+            .Where(m => fromObjects is null || !fromObjects.Metadata.Contains(m))
+            .OrderBy(m => m.Type == ObjectType.DirTree ? 0 : 1).ThenBy(m => m.Checksum)
+            .ToList();
+        var newContent = toObjects.Content.Keys
+            .Where(c => fromObjects is null || !fromObjects.Content.ContainsKey(c))
+            .ToList();
+        log?.Report($"{newMetadata.Count} new metadata objects, {newContent.Count} new content objects");
+
+        // 2. Headers of the new content (and of the old content, for similar-file detection).
+        var newInfo = await ReadInfosAsync(repo, newContent, threads, cancellationToken).ConfigureAwait(false);
+        Dictionary<Checksum, ContentInfo> oldInfo = [];
+        if (fromObjects is not null && (options.EnableRollsum || options.EnableBsdiff))
+            oldInfo = await ReadInfosAsync(repo, fromObjects.Content.Keys.ToList(), threads, cancellationToken).ConfigureAwait(false);
+
+        // 3. Similar old files for new regular files (same basename, size within ±30 %).
+        var similar = fromObjects is null || oldInfo.Count == 0
+            ? []
+            : FindSimilar(toObjects, newContent, newInfo, fromObjects, oldInfo);
+        log?.Report($"{similar.Count} new files have a similar old file");
+
+        // 4. Deterministic object order: metadata, diff candidates, then plain regular files grouped
+        //    by extension and path (similar content next to each other compresses better), then symlinks.
+        var items = new List<DeltaWorkItem>(newMetadata.Count + newContent.Count);
+        items.AddRange(newMetadata.Select(m => new DeltaWorkItem(m, null, null, null)));
+        string PathOf(Checksum c) => toObjects.Content[c][0];
+        items.AddRange(similar.OrderBy(kv => PathOf(kv.Key), StringComparer.Ordinal).ThenBy(kv => kv.Key)
+            .Select(kv => new DeltaWorkItem(new ObjectName(kv.Key, ObjectType.File), newInfo[kv.Key], kv.Value, oldInfo[kv.Value])));
+        var plain = newContent.Where(c => !similar.ContainsKey(c)).ToList();
+        items.AddRange(plain.Where(c => newInfo[c].Header.IsRegularFile)
+            .OrderBy(c => Extension(PathOf(c)), StringComparer.Ordinal).ThenBy(PathOf, StringComparer.Ordinal).ThenBy(c => c)
+            .Select(c => new DeltaWorkItem(new ObjectName(c, ObjectType.File), newInfo[c], null, null)));
+        items.AddRange(plain.Where(c => !newInfo[c].Header.IsRegularFile)
+            .OrderBy(PathOf, StringComparer.Ordinal).ThenBy(c => c)
+            .Select(c => new DeltaWorkItem(new ObjectName(c, ObjectType.File), newInfo[c], null, null)));
+
+        // 5. Encode in parallel windows, place in order, compress finished parts in the background.
+        var relative = DeltaPaths.RelativeDirectory(from, to);
+        var counts = new Dictionary<DeltaStrategy, int>();
+        var fallbacks = new List<(Checksum Checksum, ContentInfo Info)>();
+        var partTasks = new List<Task<DeltaPartHeader>>();
+        using var compressSlots = new SemaphoreSlim(threads);
+        using var failure = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var ct = failure.Token;
+        var part = new DeltaPartBuilder(0);
+
+        void StartPartCompression(DeltaPartBuilder finished)
+        {
+            partTasks.Add(Task.Run(() =>
+            {
+                try
+                {
+                    var header = finished.WriteTo(outputDirectory, options.XzPreset, ct);
+                    log?.Report($"part {header.Index}: {finished.ObjectCount} objects, {header.PayloadSize} → {header.Size} bytes");
+                    return header;
+                }
+                catch
+                {
+                    failure.Cancel();
+                    throw;
+                }
+                finally
+                {
+                    compressSlots.Release();
+                }
+            }, CancellationToken.None));
+        }
+
+        try
+        {
+            int next = 0;
+            while (next < items.Count)
+            {
+                ct.ThrowIfCancellationRequested();
+                int start = next;
+                long windowBytes = 0;
+                while (next < items.Count && next - start < WindowItems && (next == start || windowBytes < WindowBytes))
+                {
+                    windowBytes += EstimateWork(items[next]);
+                    next++;
+                }
+
+                var encoded = new EncodedObject[next - start];
+                await Parallel.ForAsync(start, next, new ParallelOptions { MaxDegreeOfParallelism = threads, CancellationToken = ct },
+                    (i, token) =>
+                    {
+                        encoded[i - start] = DeltaObjectEncoder.Encode(repo, items[i], options, token);
+                        return ValueTask.CompletedTask;
+                    }).ConfigureAwait(false);
+
+                foreach (var obj in encoded)
+                {
+                    counts[obj.Strategy] = counts.GetValueOrDefault(obj.Strategy) + 1;
+                    if (obj.Strategy == DeltaStrategy.Fallback)
+                    {
+                        fallbacks.Add((obj.Name.Checksum, obj.FallbackInfo!));
+                        continue;
+                    }
+
+                    if (part.ObjectCount > 0 && part.SizeEstimate + obj.PlacementSize > options.MaxPartSize)
+                    {
+                        await compressSlots.WaitAsync(ct).ConfigureAwait(false);
+                        StartPartCompression(part);
+                        part = new DeltaPartBuilder(part.Index + 1);
+                    }
+
+                    part.Add(obj);
+                }
+            }
+
+            if (part.ObjectCount > 0 || partTasks.Count == 0)
+            {
+                await compressSlots.WaitAsync(ct).ConfigureAwait(false);
+                StartPartCompression(part);
+            }
+
+            var headers = await Task.WhenAll(partTasks).ConfigureAwait(false);
+            ct.ThrowIfCancellationRequested();
+
+            // 6. Superblock.
+            fallbacks.Sort((a, b) => a.Checksum.CompareTo(b.Checksum));
+            var commitMeta = repo.TryReadCommitMeta(to);
+            var superblock = BuildSuperblock(from, to, toCommit, toCommitBytes, commitMeta, headers, fallbacks, options);
+            if (superblock.Length > ObjectVerifier.MaxMetadataSize)
+            {
+                throw new InvalidOperationException(
+                    $"The superblock would be {superblock.Length} bytes; clients refuse more than {ObjectVerifier.MaxMetadataSize}. " +
+                    "The delta has too many objects: generate it from a closer 'from' commit.");
+            }
+
+            var superblockPath = Path.Combine(outputDirectory, "superblock");
+            await File.WriteAllBytesAsync(superblockPath, superblock, ct).ConfigureAwait(false);
+            stopwatch.Stop();
+            var result = new DeltaResult
+            {
+                RelativePath = relative,
+                From = from,
+                To = to,
+                SuperblockChecksum = Checksum.FromBytes(SHA256.HashData(superblock)),
+                SuperblockSize = superblock.Length,
+                Parts = headers.Length,
+                CompressedBytes = headers.Sum(h => h.Size),
+                UncompressedBytes = headers.Sum(h => h.USize),
+                PayloadBytes = headers.Sum(h => h.PayloadSize),
+                FallbackCount = fallbacks.Count,
+                FallbackBytes = fallbacks.Sum(f => f.Info.StoredSize),
+                MetadataCount = counts.GetValueOrDefault(DeltaStrategy.Metadata),
+                LiteralCount = counts.GetValueOrDefault(DeltaStrategy.Literal),
+                RollsumCount = counts.GetValueOrDefault(DeltaStrategy.Rollsum),
+                BsdiffCount = counts.GetValueOrDefault(DeltaStrategy.Bsdiff),
+                Elapsed = stopwatch.Elapsed,
+                GeneratorVersion = GeneratorVersion,
+            };
+            log?.Report($"delta {relative}: {result.Parts} parts, {result.CompressedBytes} bytes, {result.FallbackCount} fallbacks " +
+                $"({result.FallbackBytes} bytes), superblock {result.SuperblockSize} bytes; literal {result.LiteralCount}, " +
+                $"rollsum {result.RollsumCount}, bsdiff {result.BsdiffCount}, metadata {result.MetadataCount}; {result.Elapsed.TotalSeconds:F1} s");
+            return result;
+        }
+        catch
+        {
+            // Never return while a background part is still writing into the folder.
+            await failure.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await Task.WhenAll(partTasks).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // The first failure is the one rethrown below.
+            }
+
+            throw;
+        }
+    }
+
+    private static long EstimateWork(DeltaWorkItem item) =>
+        item.Info is null ? 4096 : item.Info.Size + (item.SourceInfo?.Size ?? 0) + 512;
+
+    private static string Extension(string path)
+    {
+        var name = path[(path.LastIndexOf('/') + 1)..];
+        var dot = name.LastIndexOf('.');
+        return dot <= 0 ? "" : name[(dot + 1)..];
+    }
+
+    private static async Task<Dictionary<Checksum, ContentInfo>> ReadInfosAsync(
+        DeltaSourceRepository repo, List<Checksum> checksums, int threads, CancellationToken ct)
+    {
+        var infos = new ContentInfo[checksums.Count];
+        await Parallel.ForAsync(0, checksums.Count, new ParallelOptions { MaxDegreeOfParallelism = threads, CancellationToken = ct },
+            (i, _) =>
+            {
+                infos[i] = repo.ReadContentInfo(checksums[i]);
+                return ValueTask.CompletedTask;
+            }).ConfigureAwait(false);
+        var map = new Dictionary<Checksum, ContentInfo>(checksums.Count);
+        for (int i = 0; i < checksums.Count; i++)
+            map[checksums[i]] = infos[i];
+        return map;
+    }
+
+    /// <summary>
+    /// ostree's similar-object analysis: a new regular file (size &gt; 0, not .xz/.bz2) is paired with an
+    /// old world-readable regular file of size within ±30 % that shares a basename — exactly, else
+    /// "fuzzily" (same text before the first '.'). The closest size wins (ties: smallest checksum).
+    /// </summary>
+    private static Dictionary<Checksum, Checksum> FindSimilar(
+        CommitObjects toObjects, List<Checksum> newContent, Dictionary<Checksum, ContentInfo> newInfo,
+        CommitObjects fromObjects, Dictionary<Checksum, ContentInfo> oldInfo)
+    {
+        var exact = new Dictionary<string, List<Checksum>>(StringComparer.Ordinal);
+        var fuzzy = new Dictionary<string, List<Checksum>>(StringComparer.Ordinal);
+        foreach (var (checksum, paths) in fromObjects.Content.OrderBy(kv => kv.Key))
+        {
+            var info = oldInfo[checksum];
+            if (!info.Header.IsRegularFile || info.Size == 0 || !info.IsWorldReadable || !IsDeltaCandidate(paths))
+                continue;
+            foreach (var name in paths.Select(BaseName).Distinct(StringComparer.Ordinal))
+            {
+                Add(exact, name, checksum);
+                if (FuzzyKey(name) is { } key)
+                    Add(fuzzy, key, checksum);
+            }
+        }
+
+        var result = new Dictionary<Checksum, Checksum>();
+        foreach (var checksum in newContent)
+        {
+            var info = newInfo[checksum];
+            var paths = toObjects.Content[checksum];
+            if (!info.Header.IsRegularFile || info.Size == 0 || !IsDeltaCandidate(paths))
+                continue;
+            long min = (long)(info.Size * (1.0 - SimilarityPercent / 100.0));
+            long max = (long)(info.Size * (1.0 + SimilarityPercent / 100.0));
+            var names = paths.Select(BaseName).Distinct(StringComparer.Ordinal).ToList();
+            var best = Best(names.SelectMany(n => exact.GetValueOrDefault(n) ?? []), info.Size, min, max, oldInfo)
+                ?? Best(names.Select(FuzzyKey).OfType<string>().SelectMany(k => fuzzy.GetValueOrDefault(k) ?? []), info.Size, min, max, oldInfo);
+            if (best is { } source)
+                result[checksum] = source;
+        }
+
+        return result;
+
+        static void Add(Dictionary<string, List<Checksum>> map, string key, Checksum checksum)
+        {
+            if (!map.TryGetValue(key, out var list))
+                map[key] = list = [];
+            list.Add(checksum);
+        }
+    }
+
+    private static Checksum? Best(IEnumerable<Checksum> candidates, long size, long min, long max, Dictionary<Checksum, ContentInfo> oldInfo)
+    {
+        Checksum? best = null;
+        long bestDistance = long.MaxValue;
+        foreach (var c in candidates)
+        {
+            long s = oldInfo[c].Size;
+            if (s < min || s > max)
+                continue;
+            long d = Math.Abs(s - size);
+            if (d < bestDistance || (d == bestDistance && c < best!.Value))
+            {
+                best = c;
+                bestDistance = d;
+            }
+        }
+
+        return best;
+    }
+
+    private static string BaseName(string path) => path[(path.LastIndexOf('/') + 1)..];
+
+    private static string? FuzzyKey(string name)
+    {
+        var dot = name.IndexOf('.', StringComparison.Ordinal);
+        return dot > 0 ? name[..dot] : null;
+    }
+
+    /// <summary>Compressed formats (.xz, .bz2) do not diff; .gz is kept (it may be --rsyncable), as in ostree.</summary>
+    private static bool IsDeltaCandidate(List<string> paths) =>
+        !paths.Any(p => p.EndsWith(".xz", StringComparison.Ordinal) || p.EndsWith(".bz2", StringComparison.Ordinal));
+
+    private static byte[] BuildSuperblock(
+        Checksum? from, Checksum to, Commit toCommit, byte[] toCommitBytes, byte[]? commitMeta,
+        DeltaPartHeader[] headers, List<(Checksum Checksum, ContentInfo Info)> fallbacks, DeltaOptions options)
+    {
+        var metadata = new List<KeyValuePair<string, GVariant>>
+        {
+            KeyValuePair.Create("ostree.endianness", GVariant.Byte((byte)'l')),
+        };
+        if (commitMeta is not null)
+        {
+            metadata.Add(KeyValuePair.Create(DeltaPaths.MetadataKey(from, to, "commitmeta"),
+                GVariant.FromSerialized(GVariantType.VarDict, commitMeta)));
+        }
+
+        ulong timestamp = options.Timestamp is { } ts ? (ulong)Math.Max(0, ts.ToUnixTimeSeconds()) : toCommit.Timestamp;
+        var partHeaders = headers.OrderBy(h => h.Index).Select(h => GVariant.Tuple(
+            GVariant.UInt32(0),
+            GVariant.Bytes(h.Checksum.ToArray()),
+            GVariant.UInt64((ulong)h.Size),
+            GVariant.UInt64((ulong)h.USize),
+            GVariant.Bytes(h.Objects)));
+        var fallbackEntries = fallbacks.Select(f => GVariant.Tuple(
+            GVariant.Byte((byte)ObjectType.File),
+            GVariant.Bytes(f.Checksum.ToArray()),
+            GVariant.UInt64((ulong)f.Info.StoredSize),
+            GVariant.UInt64((ulong)f.Info.Size)));
+        var superblock = GVariant.Tuple(
+            GVariant.VarDict(metadata),
+            GVariant.UInt64BigEndian(timestamp),
+            GVariant.Bytes(from is { } f ? f.ToArray() : []),
+            GVariant.Bytes(to.ToArray()),
+            GVariant.FromSerialized(Commit.VariantType, toCommitBytes),
+            GVariant.Bytes(Array.Empty<byte>()),
+            GVariant.Array("(uayttay)", partHeaders),
+            GVariant.Array("(yaytt)", fallbackEntries));
+        return superblock.Serialize();
+    }
+}

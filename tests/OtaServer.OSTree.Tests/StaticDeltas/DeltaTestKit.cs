@@ -1,0 +1,208 @@
+using IOMode = System.IO.UnixFileMode;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace OtaServer.OSTree.Tests.StaticDeltas;
+
+/// <summary>A temp folder per test, removed on dispose.</summary>
+internal sealed class DeltaTempDir : IDisposable
+{
+    public DeltaTempDir()
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"ota-delta-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(Path);
+    }
+
+    public string Path { get; }
+
+    public string Combine(params string[] parts) => System.IO.Path.Combine([Path, .. parts]);
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}
+
+/// <summary>The real ostree CLI, the judge of the deltas we make.</summary>
+internal static partial class Ostree
+{
+    public static string Run(params string[] args)
+    {
+        var (code, stdout, stderr) = TryRun(args);
+        if (code != 0)
+            throw new Xunit.Sdk.XunitException($"ostree {string.Join(' ', args)} exited {code}\n{stdout}\n{stderr}");
+        return stdout;
+    }
+
+    public static (int ExitCode, string StdOut, string StdErr) TryRun(params string[] args) => Exec("ostree", args);
+
+    public static (int ExitCode, string StdOut, string StdErr) Exec(string program, params string[] args)
+    {
+        var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args)
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stderrTask = p.StandardError.ReadToEndAsync();
+        var stdout = p.StandardOutput.ReadToEnd();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(5)))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish in 5 minutes");
+        }
+
+        return (p.ExitCode, stdout, stderrTask.GetAwaiter().GetResult());
+    }
+
+    /// <summary>Commits a folder into an archive repo (owned by root, as an OS image would be) and returns the checksum.</summary>
+    public static Checksum Commit(string repo, string tree, string branch, string subject) =>
+        Checksum.Parse(Run($"--repo={repo}", "commit", $"--branch={branch}", $"--subject={subject}",
+            "--owner-uid=0", "--owner-gid=0", $"--tree=dir={tree}").Trim());
+
+    [LibraryImport("libc", EntryPoint = "setxattr", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int SetXattrNative(string path, string name, byte[] value, nuint size, int flags);
+
+    public static void SetXattr(string path, string name, string value)
+    {
+        var bytes = Encoding.UTF8.GetBytes(value);
+        if (SetXattrNative(path, name, bytes, (nuint)bytes.Length, 0) != 0)
+            throw new IOException($"setxattr {name} on {path} failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+}
+
+/// <summary>Builds file trees with deterministic pseudo-random content.</summary>
+internal static class TreeBuilder
+{
+    public static byte[] RandomBytes(int seed, int length)
+    {
+        var data = new byte[length];
+        new Random(seed).NextBytes(data);
+        return data;
+    }
+
+    /// <summary>Compressible text-like bytes (so parts compress and rollsum still finds boundaries).</summary>
+    public static byte[] TextBytes(int seed, int length)
+    {
+        var rng = new Random(seed);
+        var words = new[] { "alpha", "beta", "gamma", "delta", "kernel", "module", "config", "static", "update", "device", "\n" };
+        var sb = new StringBuilder(length + 16);
+        while (sb.Length < length)
+        {
+            sb.Append(words[rng.Next(words.Length)]).Append(' ').Append(rng.Next(100000));
+            sb.Append(' ');
+        }
+
+        return Encoding.ASCII.GetBytes(sb.ToString(0, length));
+    }
+
+    public static void Write(string root, string relative, byte[] data, IOMode mode = IOMode.UserRead | IOMode.UserWrite | IOMode.GroupRead | IOMode.OtherRead)
+    {
+        var path = Path.Combine(root, relative);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllBytes(path, data);
+        File.SetUnixFileMode(path, mode);
+    }
+
+    public const IOMode Executable = IOMode.UserRead | IOMode.UserWrite | IOMode.UserExecute |
+        IOMode.GroupRead | IOMode.GroupExecute | IOMode.OtherRead | IOMode.OtherExecute;
+
+    public static void Symlink(string root, string relative, string target)
+    {
+        var path = Path.Combine(root, relative);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.CreateSymbolicLink(path, target);
+    }
+
+    /// <summary>Asserts that two trees have the same names, file types, contents, symlink targets and executable bits.</summary>
+    public static void AssertSameTree(string expected, string actual)
+    {
+        var e = Listing(expected);
+        var a = Listing(actual);
+        Assert.Equal(e.Keys.Order(StringComparer.Ordinal), a.Keys.Order(StringComparer.Ordinal));
+        foreach (var (rel, desc) in e)
+            Assert.True(desc == a[rel], $"{rel}: expected {desc}, got {a[rel]}");
+    }
+
+    private static Dictionary<string, string> Listing(string root)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var path in Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories))
+        {
+            var rel = Path.GetRelativePath(root, path);
+            var fi = new FileInfo(path);
+            if (fi.LinkTarget is { } target)
+                result[rel] = "link:" + target;
+            else if (Directory.Exists(path))
+                result[rel] = "dir";
+            else
+            {
+                var exec = (File.GetUnixFileMode(path) & IOMode.UserExecute) != 0;
+                result[rel] = $"file:{exec}:{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)))}";
+            }
+        }
+
+        return result;
+    }
+}
+
+/// <summary><c>python3 -m http.server</c> on a free loopback port serving a folder, for HTTP pulls.</summary>
+internal sealed class StaticHttpServer : IDisposable
+{
+    private readonly Process _process;
+
+    public StaticHttpServer(string root)
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        Port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var psi = new ProcessStartInfo("python3") { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in new[] { "-m", "http.server", "--bind", "127.0.0.1", "--directory", root, Port.ToString(System.Globalization.CultureInfo.InvariantCulture) })
+            psi.ArgumentList.Add(a);
+        _process = Process.Start(psi)!;
+        _process.BeginErrorReadLine();
+        _process.BeginOutputReadLine();
+        WaitUntilListening();
+    }
+
+    public int Port { get; }
+
+    public string Url => $"http://127.0.0.1:{Port}";
+
+    private void WaitUntilListening()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            try
+            {
+                using var client = new TcpClient();
+                client.Connect(IPAddress.Loopback, Port);
+                return;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline && !_process.HasExited)
+            {
+                Thread.Sleep(50);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+            _process.Kill();
+        _process.WaitForExit();
+        _process.Dispose();
+    }
+}
