@@ -1,0 +1,33 @@
+using Microsoft.Extensions.Options;
+
+namespace OtaServer.Deltas;
+
+/// <summary>Periodically removes the files of deleted deltas once their grace period is over.</summary>
+internal sealed partial class DeltaCleanupService(DeltaService deltas, IOptions<DeltasOptions> options, TimeProvider time,
+    ILogger<DeltaCleanupService> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Value.CleanupInterval, time);
+        do
+        {
+            try
+            {
+                var removed = deltas.RemoveExpired();
+                if (removed > 0)
+                    LogRemoved(logger, removed);
+            }
+            catch (IOException e)
+            {
+                LogFailed(logger, e);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken));
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Removed the files of {Count} deleted delta(s)")]
+    private static partial void LogRemoved(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Removing deleted deltas failed; will retry")]
+    private static partial void LogFailed(ILogger logger, Exception e);
+}
