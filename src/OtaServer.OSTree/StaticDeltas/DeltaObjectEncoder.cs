@@ -27,9 +27,8 @@ internal static class DeltaObjectEncoder
         }
 
         var info = item.Info!;
-        if (IsFallback(info, options))
-            return Fallback(item.Name, info);
-
+        // As ostree: a file with a similar old version is rebuilt from it (rollsum or bsdiff) whatever
+        // its size; only what remains becomes a fallback above the threshold.
         if (item.Source is { } source && item.SourceInfo is { } sourceInfo)
         {
             var target = repo.ReadContent(item.Name.Checksum, info);
@@ -54,6 +53,8 @@ internal static class DeltaObjectEncoder
             return Literal(item.Name, info, target);
         }
 
+        if (IsFallback(info, options))
+            return Fallback(item.Name, info);
         return Literal(item.Name, info, repo.ReadContent(item.Name.Checksum, info));
     }
 

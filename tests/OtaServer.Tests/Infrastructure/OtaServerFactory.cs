@@ -1,5 +1,8 @@
 using System.Net.Http.Headers;
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -36,9 +39,18 @@ public class OtaServerFactory : WebApplicationFactory<Program>
     /// <summary>Base address of the Kestrel listener (after <see cref="StartKestrel"/>).</summary>
     public Uri? KestrelAddress { get; private set; }
 
+    /// <summary>Every request the server answered: (method, path, status), in completion order.</summary>
+    public ConcurrentQueue<(string Method, string Path, int Status)> Requests { get; } = new();
+
+    /// <summary>Paths of the answered GETs under <c>/repos/{repo}/</c>, relative to the repository.</summary>
+    public List<(string Path, int Status)> RepositoryGets(string repo = "main") =>
+        Requests.Where(r => r.Method == "GET" && r.Path.StartsWith($"/repos/{repo}/", StringComparison.Ordinal))
+            .Select(r => (r.Path[($"/repos/{repo}/".Length)..], r.Status)).ToList();
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
+        builder.ConfigureServices(s => s.AddSingleton<IStartupFilter>(new RecordRequests(Requests)));
         builder.ConfigureAppConfiguration((_, config) =>
         {
             var s = new Dictionary<string, string?>
@@ -89,5 +101,18 @@ public class OtaServerFactory : WebApplicationFactory<Program>
         base.Dispose(disposing);
         if (disposing)
             _data.Dispose();
+    }
+
+    private sealed class RecordRequests(ConcurrentQueue<(string, string, int)> log) : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use(async (context, nextMiddleware) =>
+            {
+                await nextMiddleware(context);
+                log.Enqueue((context.Request.Method, context.Request.Path.Value ?? "", context.Response.StatusCode));
+            });
+            next(app);
+        };
     }
 }
