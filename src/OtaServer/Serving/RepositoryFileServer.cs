@@ -250,6 +250,8 @@ internal sealed partial class RepositoryFileServer(
             await WriteBodyAsync(writer, handle, content, ranges[i].Start, ranges[i].Length, cancellationToken);
         }
         writer.Write(trailer);
+        // Kestrel does not flush bytes advanced after an earlier flush when the response ends: flush explicitly.
+        await writer.FlushAsync(cancellationToken);
     }
 
     /// <summary>
@@ -257,6 +259,7 @@ internal sealed partial class RepositoryFileServer(
     /// in-memory copy of a small file, else with one pread per chunk straight into Kestrel's buffers.
     /// Kestrel has no zero-copy sendfile on Linux (its SendFileAsync is a stream copy), so this is one copy fewer.
     /// Small bodies are not flushed here: Kestrel sends headers and body in one write when the request ends.
+    /// A large body is flushed after every chunk (the last one included), so nothing is left unflushed.
     /// </summary>
     private static async Task WriteBodyAsync(PipeWriter writer, SafeFileHandle handle, byte[]? content, long offset, long count,
         CancellationToken cancellationToken)
