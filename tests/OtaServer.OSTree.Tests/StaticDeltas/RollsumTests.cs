@@ -153,3 +153,27 @@ public sealed class RollsumTests
         Assert.False(result.IsWorthUsing);
     }
 }
+
+public sealed class StaticDeltaAlgorithmConcurrencyTests
+{
+    [Fact]
+    public void AlgorithmsRunConcurrentlyWithIdenticalResults()
+    {
+        var random = new Random(21);
+        var oldData = new byte[300_000];
+        random.NextBytes(oldData);
+        var newData = BsDiffTests.EditedCopy(oldData, random, 10);
+        var options = new XzOptions { Threads = 1, Preset = 2 };
+
+        var expectedPatch = BsDiff.CreatePatch(oldData, newData);
+        var expectedXz = XzCompressor.Compress(newData, options);
+        var expectedRegions = RollsumMatcher.Match(oldData, newData).Regions;
+
+        Parallel.For(0, 8, _ =>
+        {
+            Assert.Equal(expectedPatch, BsDiff.CreatePatch(oldData, newData));
+            Assert.Equal(expectedXz, XzCompressor.Compress(newData, options));
+            Assert.Equal(expectedRegions, RollsumMatcher.Match(oldData, newData).Regions);
+        });
+    }
+}
