@@ -3,6 +3,7 @@ using OtaServer.OSTree.StaticDeltas;
 
 // Manual benchmark for the static-delta algorithms. Usage:
 //   dotnet run -c Release --project bench/deltas -- bsdiff OLD NEW
+//   dotnet run -c Release --project bench/deltas -- bsdiff-write OLD NEW PATCH
 //   dotnet run -c Release --project bench/deltas -- make-synthetic SIZE_MB OUT_DIR
 //   dotnet run -c Release --project bench/deltas -- xz FILE [threads] [blockMiB]
 //   dotnet run -c Release --project bench/deltas -- rollsum OLD NEW
@@ -17,6 +18,14 @@ switch (args[0])
 {
     case "bsdiff":
         return RunBsDiff(File.ReadAllBytes(args[1]), File.ReadAllBytes(args[2]));
+    case "bsdiff-write":
+        {
+            // bsdiff-write OLD NEW PATCH: raw patch to a file (for cross-checks with other tools)
+            using var patch = File.Create(args[3]);
+            BsDiff.CreatePatch(File.ReadAllBytes(args[1]), File.ReadAllBytes(args[2]), patch);
+            return 0;
+        }
+
     case "make-synthetic":
         {
             // make-synthetic SIZE_MB OUT_DIR → OUT_DIR/old.bin, OUT_DIR/new.bin
