@@ -19,8 +19,7 @@ set +e
 dotnet test OtaServer.sln -c Release --logger "console;verbosity=normal" 2>&1 | tee TestResults/test-output.txt
 rc=${PIPESTATUS[0]}
 set -e
-passed=$(grep -Eo 'Passed: +[0-9]+' TestResults/test-output.txt | awk '{s+=$2} END {print s+0}')
-failed=$(grep -Eo 'Failed: +[0-9]+' TestResults/test-output.txt | awk '{s+=$2} END {print s+0}')
-skipped=$(grep -Eo 'Skipped: +[0-9]+' TestResults/test-output.txt | awk '{s+=$2} END {print s+0}')
+count() { { grep -Eo "^ +$1: +[0-9]+" TestResults/test-output.txt || true; } | awk '{s+=$2} END {print s+0}'; }
+passed=$(count Passed); failed=$(count Failed); skipped=$(count Skipped)
 echo "$passed passed, $failed failed, $skipped skipped"
 exit "$rc"
