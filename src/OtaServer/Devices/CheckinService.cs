@@ -14,13 +14,15 @@ public sealed record CheckinDelta(bool Available, long? From, string? FromCommit
 public sealed record CheckinResponse(bool UpdateAvailable, long? CurrentVersion, CheckinTarget? Target, CheckinDelta? Delta);
 
 /// <summary>
-/// The check-in hot path: answers from the in-memory target catalog and delta cache, and writes the
-/// device row only when something changed or last-seen is older than <see cref="DevicesOptions.LastSeenWriteInterval"/>.
+/// The check-in hot path: answers from the in-memory target catalog and delta cache. A changed device
+/// (hardware id, tag, commit) is written at once; otherwise last-seen is queued for a batched write when
+/// the last one is older than <see cref="DevicesOptions.LastSeenWriteInterval"/>.
 /// </summary>
 internal sealed class CheckinService(
     TargetCatalog catalog,
     DeltaLookup deltas,
     IFleetStore store,
+    LastSeenWriter lastSeen,
     IOptions<DevicesOptions> options,
     TimeProvider time)
 {
@@ -48,14 +50,23 @@ internal sealed class CheckinService(
     private async Task RecordAsync(string device, DeviceState state, CancellationToken cancellationToken)
     {
         var now = time.GetTimestamp();
-        if (_written.TryGetValue(device, out var last) &&
-            last.State with { LastSeen = state.LastSeen } == state &&
-            time.GetElapsedTime(last.WrittenAt, now) < options.Value.LastSeenWriteInterval)
+        if (_written.TryGetValue(device, out var last) && last.State with { LastSeen = state.LastSeen } == state)
+        {
+            if (time.GetElapsedTime(last.WrittenAt, now) >= options.Value.LastSeenWriteInterval)
+            {
+                lastSeen.Enqueue(device, state.LastSeen);
+                _written[device] = (state, now);
+            }
             return;
+        }
         await store.UpdateDeviceStateAsync(device, state, cancellationToken);
         _written[device] = (state, now);
     }
 
     /// <summary>Drops what is remembered about a device (deleted or re-created).</summary>
-    public void Forget(string device) => _written.TryRemove(device, out _);
+    public void Forget(string device)
+    {
+        _written.TryRemove(device, out _);
+        lastSeen.Forget(device);
+    }
 }

@@ -74,6 +74,9 @@ public interface IFleetStore
 
     Task UpdateDeviceStateAsync(string name, DeviceState state, CancellationToken cancellationToken);
 
+    /// <summary>Moves last-seen of many devices forward (never back), in one transaction.</summary>
+    Task TouchDevicesAsync(IReadOnlyCollection<KeyValuePair<string, DateTimeOffset>> lastSeen, CancellationToken cancellationToken);
+
     Task<bool> DeleteDeviceAsync(string name, CancellationToken cancellationToken);
 
     Task AddRegistrationTokenAsync(byte[] tokenHash, RegistrationToken token, CancellationToken cancellationToken);

@@ -185,6 +185,25 @@ internal sealed class SqliteFleetStore(SqliteDatabase db) : IFleetStore
         return Task.CompletedTask;
     }
 
+    public Task TouchDevicesAsync(IReadOnlyCollection<KeyValuePair<string, DateTimeOffset>> lastSeen, CancellationToken cancellationToken)
+    {
+        using var lease = db.Rent();
+        using var tx = lease.Connection.BeginTransaction();
+        using var cmd = lease.Command("UPDATE devices SET last_seen = $seen WHERE name = $name AND (last_seen IS NULL OR last_seen < $seen)");
+        cmd.Transaction = tx;
+        var seen = cmd.Parameters.Add("$seen", SqliteType.Integer);
+        var name = cmd.Parameters.Add("$name", SqliteType.Text);
+        cmd.Prepare();
+        foreach (var (device, at) in lastSeen)
+        {
+            seen.Value = at.ToDb();
+            name.Value = device;
+            cmd.ExecuteNonQuery();
+        }
+        tx.Commit();
+        return Task.CompletedTask;
+    }
+
     public Task<bool> DeleteDeviceAsync(string name, CancellationToken cancellationToken)
     {
         using var lease = db.Rent();
