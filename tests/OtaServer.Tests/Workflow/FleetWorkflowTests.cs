@@ -119,8 +119,8 @@ public sealed class FleetWorkflowTests
     {
         using var f = new OtaServerFactory();
         var server = f.StartKestrel();
-        Assert.NotNull(f.Services.GetService<IRepositoryContent>());
-        Assert.NotNull(f.Services.GetService<IDeltaService>());
+        Assert.True(f.Services.GetService<IRepositoryContent>() is not null, "needs the real IRepositoryContent (Repositories feature)");
+        Assert.True(f.Services.GetService<IDeltaService>() is not null, "needs the real IDeltaService (Deltas feature)");
         using var work = new TempDirectory("ota-workflow");
         var repo = f.RepoRoot();
 
