@@ -5,7 +5,10 @@ using OtaServer.Targets;
 
 namespace OtaServer.Devices;
 
-public sealed record CheckinRequest(string? HardwareId, string? Tag, string? CurrentCommit);
+public sealed record CheckinRequest(string? HardwareId, string? Tag, string? CurrentCommit, UpdateReport? LastUpdate = null);
+
+/// <summary>The outcome of the device's last update attempt: result <c>ok</c> or <c>failed</c>.</summary>
+public sealed record UpdateReport(long? Version, string? Result, string? Detail = null);
 
 public sealed record CheckinTarget(long Version, string Commit, string Ref, string RepositoryUrl);
 
@@ -23,6 +26,7 @@ internal sealed class CheckinService(
     DeltaLookup deltas,
     IFleetStore store,
     LastSeenWriter lastSeen,
+    OtaServer.Waves.WaveCheckin waves,
     IOptions<DevicesOptions> options,
     TimeProvider time)
 {
@@ -31,9 +35,9 @@ internal sealed class CheckinService(
     public async Task<CheckinResponse> CheckInAsync(string device, CheckinRequest request, string repositoryBaseUrl, CancellationToken cancellationToken)
     {
         var snapshot = await catalog.GetAsync(cancellationToken);
-        var target = snapshot.NewestFor(request.Tag!, request.HardwareId);
         var current = request.CurrentCommit is null ? null : snapshot.VersionOf(request.CurrentCommit, request.HardwareId);
         await RecordAsync(device, new DeviceState(request.HardwareId, request.Tag, request.CurrentCommit, current, time.GetUtcNow()), cancellationToken);
+        var target = await waves.ApplyAsync(device, request, snapshot.NewestFor(request.Tag!, request.HardwareId), snapshot, cancellationToken);
         if (target is null)
             return new CheckinResponse(false, current, null, null);
         var update = !string.Equals(target.Commit, request.CurrentCommit, StringComparison.Ordinal);
