@@ -20,6 +20,7 @@ public static class Cli
         root.Subcommands.Add(TargetsCommands.Create(ctx));
         root.Subcommands.Add(DevicesCommands.Create(ctx));
         root.Subcommands.Add(JobsCommands.Create(ctx));
+        root.Subcommands.Add(WavesCommands.Create(ctx));
         var config = new InvocationConfiguration { Output = stdout, Error = stderr };
         return await root.Parse(args).InvokeAsync(config, cancellationToken);
     }

@@ -13,6 +13,7 @@ internal static class DevicesCommands
         devices.Subcommands.Add(CreateDevice(ctx));
         devices.Subcommands.Add(Delete(ctx));
         devices.Subcommands.Add(RegistrationToken(ctx));
+        devices.Subcommands.Add(SetGroup(ctx));
         return devices;
     }
 
@@ -29,8 +30,8 @@ internal static class DevicesCommands
             if (parse.GetValue(byVersion) is { } v)
                 query.Add("version=" + v.ToString(CultureInfo.InvariantCulture));
             var list = await api.GetAsync<List<DeviceInfo>>("api/v1/devices" + (query.Count > 0 ? "?" + string.Join('&', query) : ""), ct);
-            Table.Write(ctx.Out, ["NAME", "HARDWARE ID", "TAG", "VERSION", "COMMIT", "LAST SEEN"],
-                list.Select(d => new[] { d.Name, d.HardwareId ?? "-", d.Tag ?? "-", Table.Num(d.CurrentVersion), Table.Short(d.CurrentCommit), Table.Time(d.LastSeen) }));
+            Table.Write(ctx.Out, ["NAME", "HARDWARE ID", "TAG", "GROUP", "VERSION", "COMMIT", "LAST SEEN"],
+                list.Select(d => new[] { d.Name, d.HardwareId ?? "-", d.Tag ?? "-", d.Group ?? "-", Table.Num(d.CurrentVersion), Table.Short(d.CurrentCommit), Table.Time(d.LastSeen) }));
             return ExitCodes.Ok;
         }, ct));
         return cmd;
@@ -60,6 +61,25 @@ internal static class DevicesCommands
         {
             await api.DeleteAsync("api/v1/devices/" + Uri.EscapeDataString(parse.GetValue(name)!), ct);
             ctx.Out.WriteLine($"Deleted device {parse.GetValue(name)}");
+            return ExitCodes.Ok;
+        }, ct));
+        return cmd;
+    }
+
+    private static Command SetGroup(CliContext ctx)
+    {
+        var name = new Argument<string>("NAME");
+        var group = new Argument<string>("GROUP") { Description = "Group name; '-' removes the device from its group" };
+        var cmd = new Command("set-group", "Puts a device in a group (waves roll out by group)") { name, group };
+        cmd.SetAction((parse, ct) => ctx.RunAsync(parse, async (api, ct) =>
+        {
+            var g = parse.GetValue(group);
+            using var request = new HttpRequestMessage(HttpMethod.Patch, "api/v1/devices/" + Uri.EscapeDataString(parse.GetValue(name)!))
+            {
+                Content = System.Net.Http.Json.JsonContent.Create(new UpdateDeviceRequest(g == "-" ? null : g), options: ApiClient.Json),
+            };
+            using var _ = await api.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct);
+            ctx.Out.WriteLine(g == "-" ? $"Device {parse.GetValue(name)} is in no group" : $"Device {parse.GetValue(name)} is in group {g}");
             return ExitCodes.Ok;
         }, ct));
         return cmd;

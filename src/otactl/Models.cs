@@ -23,7 +23,7 @@ public sealed record StaticDeltasResponse(long To, string Repository, bool DryRu
 
 public sealed record JobSummary(string Id, string Kind, string Status, DateTimeOffset CreatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, double? DurationSeconds, int Attempts, string? Error, string Url, string LogUrl);
 
-public sealed record DeviceInfo(string Name, string? HardwareId, string? Tag, string? CurrentCommit, long? CurrentVersion, DateTimeOffset? LastSeen, DateTimeOffset CreatedAt);
+public sealed record DeviceInfo(string Name, string? HardwareId, string? Tag, string? CurrentCommit, long? CurrentVersion, DateTimeOffset? LastSeen, DateTimeOffset CreatedAt, string? Group = null);
 
 public sealed record CreateDeviceRequest(string Name, string? HardwareId, string? Tag);
 
@@ -32,3 +32,17 @@ public sealed record DeviceCreated(DeviceInfo Device, string Token);
 public sealed record CreateRegistrationTokenRequest(string? Tag, string? HardwareId, int? Uses, double? ExpiresInHours);
 
 public sealed record RegistrationTokenCreated(string Token, string? Tag, string? HardwareId, int Uses, DateTimeOffset ExpiresAt);
+
+public sealed record CreateWaveRequest(string Name, long Version, string Tag, bool Force, double? FailureRatio, int? MinSample, bool PauseAfterEachStep, string? HardwareId);
+
+public sealed record WaveInfo(string Name, long Version, string Tag, string? HardwareId, string Status, string? StatusReason, double FailureRatio, int MinSample, bool PauseAfterEachStep, int Steps, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt);
+
+public sealed record RolloutRequest(string? Group, IReadOnlyList<string>? Devices, int? Limit, double? Percentage, bool DryRun);
+
+public sealed record RolloutResponse(string Wave, bool DryRun, int Step, IReadOnlyList<string> Devices, string Status);
+
+public sealed record WaveTotals(int InScope, int Scheduled, int Updated, int Failed, int NotYetSeen);
+
+public sealed record WaveStatusResponse(WaveInfo Wave, WaveTotals Totals, IReadOnlyDictionary<string, WaveTotals> Groups);
+
+public sealed record UpdateDeviceRequest(string? Group);

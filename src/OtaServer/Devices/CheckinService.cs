@@ -5,7 +5,10 @@ using OtaServer.Targets;
 
 namespace OtaServer.Devices;
 
-public sealed record CheckinRequest(string? HardwareId, string? Tag, string? CurrentCommit);
+public sealed record CheckinRequest(string? HardwareId, string? Tag, string? CurrentCommit, UpdateReport? LastUpdate = null);
+
+/// <summary>The outcome of the device's last update attempt: result <c>ok</c> or <c>failed</c>.</summary>
+public sealed record UpdateReport(long? Version, string? Result, string? Detail = null);
 
 public sealed record CheckinTarget(long Version, string Commit, string Ref, string RepositoryUrl);
 
@@ -14,13 +17,16 @@ public sealed record CheckinDelta(bool Available, long? From, string? FromCommit
 public sealed record CheckinResponse(bool UpdateAvailable, long? CurrentVersion, CheckinTarget? Target, CheckinDelta? Delta);
 
 /// <summary>
-/// The check-in hot path: answers from the in-memory target catalog and delta cache, and writes the
-/// device row only when something changed or last-seen is older than <see cref="DevicesOptions.LastSeenWriteInterval"/>.
+/// The check-in hot path: answers from the in-memory target catalog and delta cache. A changed device
+/// (hardware id, tag, commit) is written at once; otherwise last-seen is queued for a batched write when
+/// the last one is older than <see cref="DevicesOptions.LastSeenWriteInterval"/>.
 /// </summary>
 internal sealed class CheckinService(
     TargetCatalog catalog,
     DeltaLookup deltas,
     IFleetStore store,
+    LastSeenWriter lastSeen,
+    OtaServer.Waves.WaveCheckin waves,
     IOptions<DevicesOptions> options,
     TimeProvider time)
 {
@@ -29,9 +35,9 @@ internal sealed class CheckinService(
     public async Task<CheckinResponse> CheckInAsync(string device, CheckinRequest request, string repositoryBaseUrl, CancellationToken cancellationToken)
     {
         var snapshot = await catalog.GetAsync(cancellationToken);
-        var target = snapshot.NewestFor(request.Tag!, request.HardwareId);
         var current = request.CurrentCommit is null ? null : snapshot.VersionOf(request.CurrentCommit, request.HardwareId);
         await RecordAsync(device, new DeviceState(request.HardwareId, request.Tag, request.CurrentCommit, current, time.GetUtcNow()), cancellationToken);
+        var target = await waves.ApplyAsync(device, request, snapshot.NewestFor(request.Tag!, request.HardwareId), snapshot, cancellationToken);
         if (target is null)
             return new CheckinResponse(false, current, null, null);
         var update = !string.Equals(target.Commit, request.CurrentCommit, StringComparison.Ordinal);
@@ -48,14 +54,23 @@ internal sealed class CheckinService(
     private async Task RecordAsync(string device, DeviceState state, CancellationToken cancellationToken)
     {
         var now = time.GetTimestamp();
-        if (_written.TryGetValue(device, out var last) &&
-            last.State with { LastSeen = state.LastSeen } == state &&
-            time.GetElapsedTime(last.WrittenAt, now) < options.Value.LastSeenWriteInterval)
+        if (_written.TryGetValue(device, out var last) && last.State with { LastSeen = state.LastSeen } == state)
+        {
+            if (time.GetElapsedTime(last.WrittenAt, now) >= options.Value.LastSeenWriteInterval)
+            {
+                lastSeen.Enqueue(device, state.LastSeen);
+                _written[device] = (state, now);
+            }
             return;
+        }
         await store.UpdateDeviceStateAsync(device, state, cancellationToken);
         _written[device] = (state, now);
     }
 
     /// <summary>Drops what is remembered about a device (deleted or re-created).</summary>
-    public void Forget(string device) => _written.TryRemove(device, out _);
+    public void Forget(string device)
+    {
+        _written.TryRemove(device, out _);
+        lastSeen.Forget(device);
+    }
 }

@@ -16,13 +16,16 @@ public sealed record DeviceDto(
     string? CurrentCommit,
     long? CurrentVersion,
     DateTimeOffset? LastSeen,
-    DateTimeOffset CreatedAt)
+    DateTimeOffset CreatedAt,
+    string? Group)
 {
-    internal static DeviceDto From(Device d) => new(d.Name, d.HardwareId, d.Tag, d.CurrentCommit, d.CurrentVersion, d.LastSeen, d.CreatedAt);
+    internal static DeviceDto From(Device d) => new(d.Name, d.HardwareId, d.Tag, d.CurrentCommit, d.CurrentVersion, d.LastSeen, d.CreatedAt, d.Group);
 }
 
 /// <summary>A new device and its token. The token is shown only here; the server keeps its SHA-256.</summary>
 public sealed record DeviceCreated(DeviceDto Device, string Token);
+
+public sealed record UpdateDeviceRequest(string? Group);
 
 public sealed record CreateRegistrationTokenRequest(string? Tag = null, string? HardwareId = null, int? Uses = null, double? ExpiresInHours = null);
 
@@ -43,6 +46,8 @@ internal static class DevicesEndpoints
             .WithSummary("Creates a device and returns its token (shown once).").Accepts<CreateDeviceRequest>("application/json");
         g.MapGet("", ListAsync).RequireAuthorization(Scopes.Admin).WithName("ListDevices");
         g.MapGet("{name}", GetAsync).RequireAuthorization(Scopes.Admin).WithName("GetDevice");
+        g.MapMethods("{name}", [HttpMethods.Patch], PatchAsync).RequireAuthorization(Scopes.Admin).WithName("UpdateDevice")
+            .WithSummary("Puts the device in a group ({\"group\": \"beta\"}; null: no group).").Accepts<UpdateDeviceRequest>("application/json");
         g.MapDelete("{name}", DeleteAsync).RequireAuthorization(Scopes.Admin).WithName("DeleteDevice");
         g.MapPost("registration-tokens", CreateRegistrationTokenAsync).RequireAuthorization(Scopes.Admin).WithName("CreateRegistrationToken")
             .WithSummary("A token devices use to register themselves (POST /api/v1/devices/register).")
@@ -67,6 +72,8 @@ internal static class DevicesEndpoints
             return Problems.BadRequest($"'tag' is required: {Names.TagRule} (got '{req.Tag}').");
         if (req.CurrentCommit is not null && !Names.IsCommit(req.CurrentCommit))
             return Problems.BadRequest($"'currentCommit' must be 64 lowercase hex characters (got '{req.CurrentCommit}').");
+        if (req.LastUpdate is { } report && (report.Version is null || report.Result is not ("ok" or "failed") || report.Detail is { Length: > 2000 }))
+            return Problems.BadRequest("'lastUpdate' needs 'version' and 'result' (\"ok\" or \"failed\"), and an optional 'detail' of at most 2000 characters.");
         var baseUrl = $"{http.Scheme}://{http.Host}{http.PathBase}/repos/";
         return TypedResults.Ok(await checkins.CheckInAsync(device, req, baseUrl, ct));
     }
@@ -99,11 +106,11 @@ internal static class DevicesEndpoints
     }
 
     private static async Task<Results<Ok<IReadOnlyList<DeviceDto>>, ProblemHttpResult>> ListAsync(
-        IFleetStore store, string? tag, long? version, string? hardwareId, CancellationToken ct)
+        IFleetStore store, string? tag, long? version, string? hardwareId, string? group, CancellationToken ct)
     {
         if (tag is not null && !Names.IsTag(tag))
             return Problems.BadRequest($"Invalid tag '{tag}': use {Names.TagRule}.");
-        var devices = await store.ListDevicesAsync(new DeviceFilter(tag, version, hardwareId), ct);
+        var devices = await store.ListDevicesAsync(new DeviceFilter(tag, version, hardwareId, group), ct);
         return TypedResults.Ok<IReadOnlyList<DeviceDto>>([.. devices.Select(DeviceDto.From)]);
     }
 
@@ -111,6 +118,18 @@ internal static class DevicesEndpoints
     {
         var device = await store.GetDeviceAsync(name, ct);
         return device is null ? Problems.NotFound($"No device named '{name}'.") : TypedResults.Ok(DeviceDto.From(device));
+    }
+
+    private static async Task<Results<Ok<DeviceDto>, ProblemHttpResult>> PatchAsync(string name, HttpRequest http, IFleetStore store, CancellationToken ct)
+    {
+        var (req, problem) = await JsonBody.ReadAsync<UpdateDeviceRequest>(http, ct);
+        if (problem is not null)
+            return problem;
+        if (req!.Group is not null && !Names.IsTag(req.Group))
+            return Problems.BadRequest($"Invalid group '{req.Group}': use {Names.TagRule}.");
+        if (!await store.SetDeviceGroupAsync(name, req.Group, ct))
+            return Problems.NotFound($"No device named '{name}'.");
+        return TypedResults.Ok(DeviceDto.From((await store.GetDeviceAsync(name, ct))!));
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(

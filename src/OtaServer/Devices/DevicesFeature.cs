@@ -11,6 +11,8 @@ public static class DevicesFeature
         services.AddSingleton<DeviceTokenResolver>();
         services.AddSingleton<ITokenResolver>(sp => sp.GetRequiredService<DeviceTokenResolver>());
         services.AddSingleton<CheckinService>();
+        services.AddSingleton<LastSeenWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<LastSeenWriter>());
         return services;
     }
 

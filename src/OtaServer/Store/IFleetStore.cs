@@ -31,12 +31,13 @@ public sealed record Device(
     string? CurrentCommit,
     long? CurrentVersion,
     DateTimeOffset? LastSeen,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    string? Group = null);
 
 /// <summary>What a check-in reports; written to the device row.</summary>
 public sealed record DeviceState(string? HardwareId, string? Tag, string? CurrentCommit, long? CurrentVersion, DateTimeOffset LastSeen);
 
-public sealed record DeviceFilter(string? Tag = null, long? Version = null, string? HardwareId = null);
+public sealed record DeviceFilter(string? Tag = null, long? Version = null, string? HardwareId = null, string? Group = null);
 
 public sealed record VersionCount(long? Version, string? HardwareId, int Devices);
 
@@ -74,7 +75,13 @@ public interface IFleetStore
 
     Task UpdateDeviceStateAsync(string name, DeviceState state, CancellationToken cancellationToken);
 
+    /// <summary>Moves last-seen of many devices forward (never back), in one transaction.</summary>
+    Task TouchDevicesAsync(IReadOnlyCollection<KeyValuePair<string, DateTimeOffset>> lastSeen, CancellationToken cancellationToken);
+
     Task<bool> DeleteDeviceAsync(string name, CancellationToken cancellationToken);
+
+    /// <summary>Puts a device in a group (null: in none). False when there is no such device.</summary>
+    Task<bool> SetDeviceGroupAsync(string name, string? group, CancellationToken cancellationToken);
 
     Task AddRegistrationTokenAsync(byte[] tokenHash, RegistrationToken token, CancellationToken cancellationToken);
 

@@ -4,7 +4,7 @@ namespace OtaServer.Store;
 
 internal sealed class SqliteFleetStore(SqliteDatabase db) : IFleetStore
 {
-    private const string DeviceColumns = "name, hardware_id, tag, current_commit, current_version, last_seen, created_at";
+    private const string DeviceColumns = "name, hardware_id, tag, current_commit, current_version, last_seen, created_at, group_name";
 
     public Task<IReadOnlyList<Target>> ListTargetsAsync(CancellationToken cancellationToken)
     {
@@ -125,12 +125,12 @@ internal sealed class SqliteFleetStore(SqliteDatabase db) : IFleetStore
     private static bool InsertDevice(SqliteDatabase.Lease lease, SqliteTransaction? tx, Device device, byte[] tokenHash)
     {
         using var cmd = lease.Command(
-            "INSERT INTO devices(name, token_hash, hardware_id, tag, current_commit, current_version, last_seen, created_at) " +
-            "VALUES($name, $hash, $hw, $tag, $commit, $version, $seen, $created) ON CONFLICT(name) DO NOTHING");
+            "INSERT INTO devices(name, token_hash, hardware_id, tag, current_commit, current_version, last_seen, created_at, group_name) " +
+            "VALUES($name, $hash, $hw, $tag, $commit, $version, $seen, $created, $group) ON CONFLICT(name) DO NOTHING");
         cmd.Transaction = tx;
         return cmd.With("$name", device.Name).With("$hash", tokenHash).With("$hw", device.HardwareId).With("$tag", device.Tag)
             .With("$commit", device.CurrentCommit).With("$version", device.CurrentVersion).With("$seen", device.LastSeen?.ToDb())
-            .With("$created", device.CreatedAt.ToDb()).ExecuteNonQuery() > 0;
+            .With("$created", device.CreatedAt.ToDb()).With("$group", device.Group).ExecuteNonQuery() > 0;
     }
 
     public Task<string?> FindDeviceNameByTokenHashAsync(byte[] tokenHash, CancellationToken cancellationToken)
@@ -149,14 +149,14 @@ internal sealed class SqliteFleetStore(SqliteDatabase db) : IFleetStore
     }
 
     private static Device ReadDevice(SqliteDataReader r) =>
-        new(r.GetString(0), r.GetStringOrNull(1), r.GetStringOrNull(2), r.GetStringOrNull(3), r.GetInt64OrNull(4), r.GetTimeOrNull(5), r.GetTime(6));
+        new(r.GetString(0), r.GetStringOrNull(1), r.GetStringOrNull(2), r.GetStringOrNull(3), r.GetInt64OrNull(4), r.GetTimeOrNull(5), r.GetTime(6), r.GetStringOrNull(7));
 
     public Task<IReadOnlyList<Device>> ListDevicesAsync(DeviceFilter filter, CancellationToken cancellationToken)
     {
         using var lease = db.Rent();
         using var cmd = lease.Command($"SELECT {DeviceColumns} FROM devices WHERE ($tag IS NULL OR tag = $tag) " +
-            "AND ($version IS NULL OR current_version = $version) AND ($hw IS NULL OR hardware_id = $hw) ORDER BY name");
-        using var r = cmd.With("$tag", filter.Tag).With("$version", filter.Version).With("$hw", filter.HardwareId).ExecuteReader();
+            "AND ($version IS NULL OR current_version = $version) AND ($hw IS NULL OR hardware_id = $hw) AND ($group IS NULL OR group_name = $group) ORDER BY name");
+        using var r = cmd.With("$tag", filter.Tag).With("$version", filter.Version).With("$hw", filter.HardwareId).With("$group", filter.Group).ExecuteReader();
         var list = new List<Device>();
         while (r.Read())
             list.Add(ReadDevice(r));
@@ -185,11 +185,37 @@ internal sealed class SqliteFleetStore(SqliteDatabase db) : IFleetStore
         return Task.CompletedTask;
     }
 
+    public Task TouchDevicesAsync(IReadOnlyCollection<KeyValuePair<string, DateTimeOffset>> lastSeen, CancellationToken cancellationToken)
+    {
+        using var lease = db.Rent();
+        using var tx = lease.Connection.BeginTransaction();
+        using var cmd = lease.Command("UPDATE devices SET last_seen = $seen WHERE name = $name AND (last_seen IS NULL OR last_seen < $seen)");
+        cmd.Transaction = tx;
+        var seen = cmd.Parameters.Add("$seen", SqliteType.Integer);
+        var name = cmd.Parameters.Add("$name", SqliteType.Text);
+        cmd.Prepare();
+        foreach (var (device, at) in lastSeen)
+        {
+            seen.Value = at.ToDb();
+            name.Value = device;
+            cmd.ExecuteNonQuery();
+        }
+        tx.Commit();
+        return Task.CompletedTask;
+    }
+
     public Task<bool> DeleteDeviceAsync(string name, CancellationToken cancellationToken)
     {
         using var lease = db.Rent();
         using var cmd = lease.Command("DELETE FROM devices WHERE name = $name");
         return Task.FromResult(cmd.With("$name", name).ExecuteNonQuery() > 0);
+    }
+
+    public Task<bool> SetDeviceGroupAsync(string name, string? group, CancellationToken cancellationToken)
+    {
+        using var lease = db.Rent();
+        using var cmd = lease.Command("UPDATE devices SET group_name = $group WHERE name = $name");
+        return Task.FromResult(cmd.With("$group", group).With("$name", name).ExecuteNonQuery() > 0);
     }
 
     public Task AddRegistrationTokenAsync(byte[] tokenHash, RegistrationToken token, CancellationToken cancellationToken)

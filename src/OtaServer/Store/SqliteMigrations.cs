@@ -64,6 +64,35 @@ internal static class SqliteMigrations
             text TEXT NOT NULL,
             PRIMARY KEY(job_id, seq));
         """,
+        """
+        ALTER TABLE devices ADD COLUMN group_name TEXT;
+        CREATE INDEX devices_group ON devices(group_name);
+        CREATE TABLE waves(
+            name TEXT PRIMARY KEY,
+            target_id INTEGER NOT NULL,
+            repository TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            commit_hex TEXT NOT NULL,
+            tag TEXT NOT NULL,
+            hardware_id TEXT,
+            status TEXT NOT NULL,
+            status_reason TEXT,
+            failure_ratio REAL NOT NULL,
+            min_sample INTEGER NOT NULL,
+            pause_after_step INTEGER NOT NULL,
+            steps INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            finished_at INTEGER);
+        CREATE TABLE wave_devices(
+            wave TEXT NOT NULL REFERENCES waves(name) ON DELETE CASCADE,
+            device TEXT NOT NULL,
+            step INTEGER NOT NULL,
+            scheduled_at INTEGER NOT NULL,
+            result TEXT,
+            detail TEXT,
+            result_at INTEGER,
+            PRIMARY KEY(wave, device));
+        """,
     ];
 
     public static int LatestVersion => Scripts.Length;

@@ -16,6 +16,7 @@ public static class StoreFeature
         services.AddSingleton<SqliteDatabase>();
         services.AddSingleton<IFleetStore, SqliteFleetStore>();
         services.AddSingleton<IJobStore, SqliteJobStore>();
+        services.AddSingleton<IWaveStore, SqliteWaveStore>();
         return services;
     }
 

@@ -40,10 +40,14 @@ internal sealed class TargetSnapshot
 {
     private readonly ConcurrentDictionary<(string Tag, string? HardwareId), Target?> _newest = new();
     private readonly Dictionary<string, List<Target>> _byCommit;
+    private readonly Dictionary<long, Target> _byId;
+
+    public Target? ById(long id) => _byId.GetValueOrDefault(id);
 
     public TargetSnapshot(IReadOnlyList<Target> targets)
     {
         All = [.. targets.OrderBy(t => t.Version).ThenBy(t => t.CreatedAt).ThenBy(t => t.Id)];
+        _byId = All.ToDictionary(t => t.Id);
         _byCommit = All.GroupBy(t => t.Commit, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
     }
 

@@ -1,8 +1,18 @@
 namespace OtaServer.Waves;
 
+/// <summary>Staged rollouts of a target, gated on deltas and on device health.</summary>
 public static class WavesFeature
 {
-    public static IServiceCollection AddWaves(this IServiceCollection services) => services;
+    public static IServiceCollection AddWaves(this IServiceCollection services)
+    {
+        services.AddSingleton<WaveCatalog>();
+        services.AddSingleton<WaveCheckin>();
+        return services;
+    }
 
-    public static IEndpointRouteBuilder MapWaves(this IEndpointRouteBuilder app) => app;
+    public static IEndpointRouteBuilder MapWaves(this IEndpointRouteBuilder app)
+    {
+        WavesEndpoints.Map(app);
+        return app;
+    }
 }

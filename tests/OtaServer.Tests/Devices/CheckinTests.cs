@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
 using OtaServer.Tests.Workflow;
 
 namespace OtaServer.Tests.Devices;
@@ -119,6 +120,27 @@ public sealed class CheckinTests
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.PostAsync("/api/v1/devices/checkin", body)).StatusCode);
         using var wrong = f.CreateClient(new string('0', 64));
         Assert.Equal(HttpStatusCode.Unauthorized, (await wrong.PostAsync("/api/v1/devices/checkin", body)).StatusCode);
+    }
+
+    [Fact]
+    public async Task UnchangedCheckin_LastSeenIsQueuedAndWrittenInABatch()
+    {
+        var (f, _, _) = FleetKit.Create(new Dictionary<string, string?>
+        {
+            ["OtaServer:Devices:LastSeenWriteInterval"] = "00:00:00",
+            ["OtaServer:Devices:LastSeenFlushInterval"] = "00:10:00",
+        });
+        using var _f = f;
+        var admin = f.Admin();
+        var token = await admin.CreateDeviceAsync("beat");
+        await f.CheckInAsync(token, "hw1", "t", null);
+        var first = (await admin.GetFromJsonAsync<JsonElement>("/api/v1/devices/beat")).GetProperty("lastSeen").GetDateTimeOffset();
+        await Task.Delay(20); // last-seen has millisecond resolution; the second check-in must be later
+        await f.CheckInAsync(token, "hw1", "t", null);
+        Assert.Equal(first, (await admin.GetFromJsonAsync<JsonElement>("/api/v1/devices/beat")).GetProperty("lastSeen").GetDateTimeOffset());
+        await f.Services.GetRequiredService<OtaServer.Devices.LastSeenWriter>().FlushAsync();
+        var second = (await admin.GetFromJsonAsync<JsonElement>("/api/v1/devices/beat")).GetProperty("lastSeen").GetDateTimeOffset();
+        Assert.True(second > first, $"{second:O} should be after {first:O}");
     }
 
     [Fact]

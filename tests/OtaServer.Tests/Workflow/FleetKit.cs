@@ -155,6 +155,24 @@ public static class FleetKit
     public static async Task<string[]> JobLogAsync(this HttpClient admin, string id) =>
         [.. (await admin.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}")).GetProperty("log").EnumerateArray().Select(e => e.GetString()!)];
 
+    /// <summary>
+    /// Commits a small OS tree for <paramref name="version"/> on branch <c>main</c> of <paramref name="repo"/> with the
+    /// ostree CLI; versions share most bytes so a delta pays off. Returns the commit checksum.
+    /// </summary>
+    public static string OstreeCommitVersion(string repo, string workDir, long version)
+    {
+        var tree = Path.Combine(workDir, "tree-" + version);
+        Directory.CreateDirectory(Path.Combine(tree, "usr", "lib"));
+        Directory.CreateDirectory(Path.Combine(tree, "etc"));
+        File.WriteAllText(Path.Combine(tree, "etc", "os-release"), $"NAME=test\nVERSION_ID={version}\n");
+        var big = new byte[256 * 1024];
+        new Random(7).NextBytes(big);
+        big[version % big.Length] ^= 0xff;
+        File.WriteAllBytes(Path.Combine(tree, "usr", "lib", "libbig.so"), big);
+        File.WriteAllText(Path.Combine(tree, "usr", "lib", $"only-in-{version}"), new string('x', (int)version * 100));
+        return OstreeCli.Run($"--repo={repo}", "commit", "-b", "main", $"--tree=dir={tree}", $"--subject=v{version}").Trim();
+    }
+
     /// <summary>Runs otactl in-process against <paramref name="server"/> with the admin token.</summary>
     public static async Task<(int Exit, string Out, string Err)> OtactlAsync(Uri server, params string[] args)
     {

@@ -119,24 +119,12 @@ public sealed class FleetWorkflowTests
     {
         using var f = new OtaServerFactory();
         var server = f.StartKestrel();
-        Assert.NotNull(f.Services.GetService<IRepositoryContent>());
-        Assert.NotNull(f.Services.GetService<IDeltaService>());
+        Assert.True(f.Services.GetService<IRepositoryContent>() is not null, "needs the real IRepositoryContent (Repositories feature)");
+        Assert.True(f.Services.GetService<IDeltaService>() is not null, "needs the real IDeltaService (Deltas feature)");
         using var work = new TempDirectory("ota-workflow");
         var repo = f.RepoRoot();
 
-        string CommitVersion(long version)
-        {
-            var tree = work.Combine("tree-" + version);
-            Directory.CreateDirectory(Path.Combine(tree, "usr", "lib"));
-            Directory.CreateDirectory(Path.Combine(tree, "etc"));
-            File.WriteAllText(Path.Combine(tree, "etc", "os-release"), $"NAME=test\nVERSION_ID={version}\n");
-            var big = new byte[256 * 1024];
-            new Random(7).NextBytes(big);
-            big[version % big.Length] ^= 0xff; // versions differ a little: a delta pays off
-            File.WriteAllBytes(Path.Combine(tree, "usr", "lib", "libbig.so"), big);
-            File.WriteAllText(Path.Combine(tree, "usr", "lib", $"only-in-{version}"), new string('x', (int)version * 100));
-            return OstreeCli.Run($"--repo={repo}", "commit", "-b", "main", $"--tree=dir={tree}", $"--subject=v{version}").Trim();
-        }
+        string CommitVersion(long version) => FleetKit.OstreeCommitVersion(repo, work.Path, version);
 
         var client = work.Combine("client");
         OstreeCli.Run("init", $"--repo={client}", "--mode=bare-user");

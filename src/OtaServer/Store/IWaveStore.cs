@@ -1,0 +1,52 @@
+using System.Text.Json.Serialization;
+
+namespace OtaServer.Store;
+
+/// <summary>
+/// Active: scheduled devices get the wave's version. Holding: the same, but no new rollout step until
+/// the operator resumes (success gate). Paused: the health gate tripped; devices that have not updated
+/// get the tag's target. Completed: the tag now serves the version. Cancelled: stopped.
+/// </summary>
+[JsonConverter(typeof(JsonStringEnumConverter<WaveStatus>))]
+public enum WaveStatus { Active, Holding, Paused, Completed, Cancelled }
+
+public sealed record Wave(
+    string Name,
+    long TargetId,
+    string Repository,
+    long Version,
+    string Commit,
+    string Tag,
+    string? HardwareId,
+    WaveStatus Status,
+    string? StatusReason,
+    double FailureRatio,
+    int MinSample,
+    bool PauseAfterStep,
+    int Steps,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? FinishedAt)
+{
+    public bool IsFinal => Status is WaveStatus.Completed or WaveStatus.Cancelled;
+}
+
+public sealed record WaveDevice(string Wave, string Device, int Step, DateTimeOffset ScheduledAt, string? Result, string? Detail, DateTimeOffset? ResultAt);
+
+/// <summary>Waves (staged rollouts) and the devices scheduled in them.</summary>
+public interface IWaveStore
+{
+    Task<IReadOnlyList<Wave>> ListWavesAsync(CancellationToken cancellationToken);
+
+    /// <summary>False when the name is taken.</summary>
+    Task<bool> AddWaveAsync(Wave wave, CancellationToken cancellationToken);
+
+    Task SetWaveStatusAsync(string name, WaveStatus status, string? reason, DateTimeOffset? finishedAt, CancellationToken cancellationToken);
+
+    /// <summary>Schedules devices as the next step of the wave (devices already in it are skipped). Returns how many were added.</summary>
+    Task<int> AddWaveDevicesAsync(string wave, IReadOnlyCollection<string> devices, DateTimeOffset now, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<WaveDevice>> ListWaveDevicesAsync(string wave, CancellationToken cancellationToken);
+
+    /// <summary>Records the outcome a device reported (<c>ok</c> or <c>failed</c>).</summary>
+    Task RecordResultAsync(string wave, string device, string result, string? detail, DateTimeOffset at, CancellationToken cancellationToken);
+}

@@ -1,0 +1,63 @@
+using OtaServer.Devices;
+using OtaServer.Store;
+using OtaServer.Targets;
+
+namespace OtaServer.Waves;
+
+/// <summary>
+/// Check-in's view of waves: a device scheduled in its tag's open wave gets the wave's version while
+/// the wave is Active or Holding (and keeps it once updated); outcomes the device reports are recorded
+/// and checked against the wave's health gate.
+/// </summary>
+internal sealed partial class WaveCheckin(WaveCatalog waves, IWaveStore store, IFleetStore fleet, TimeProvider time, ILogger<WaveCheckin> logger)
+{
+    public async ValueTask<Target?> ApplyAsync(string device, CheckinRequest request, Target? tagTarget, TargetSnapshot targets, CancellationToken cancellationToken)
+    {
+        var snapshot = await waves.GetAsync(cancellationToken);
+        var view = snapshot.ForTag(request.Tag!);
+        if (view is null || !view.Scheduled.Contains(device))
+            return tagTarget;
+        var wave = view.Wave;
+        var waveTarget = targets.ById(wave.TargetId);
+        if (waveTarget is null || !waveTarget.MatchesHardware(request.HardwareId))
+            return tagTarget;
+
+        var now = time.GetUtcNow();
+        if (view.Seen.TryAdd(device, true))
+            await fleet.TouchDevicesAsync([new(device, now)], cancellationToken);
+
+        var onWave = string.Equals(request.CurrentCommit, wave.Commit, StringComparison.Ordinal);
+        string? result = null, detail = null;
+        if (request.LastUpdate is { Version: { } v, Result: { } r } report && v == wave.Version)
+            (result, detail) = (r, report.Detail);
+        else if (onWave)
+            result = "ok";
+        if (result is not null && !(view.Results.TryGetValue(device, out var known) && known == result))
+        {
+            await store.RecordResultAsync(wave.Name, device, result, detail, now, cancellationToken);
+            view.Results[device] = result;
+            if (result == "failed" && wave.Status is WaveStatus.Active or WaveStatus.Holding)
+                await CheckHealthAsync(view, cancellationToken);
+        }
+        if (onWave)
+            return waveTarget;
+        return wave.Status is WaveStatus.Active or WaveStatus.Holding ? waveTarget : tagTarget;
+    }
+
+    private async Task CheckHealthAsync(WaveView view, CancellationToken cancellationToken)
+    {
+        var wave = view.Wave;
+        var failed = view.Results.Values.Count(r => r == "failed");
+        var sample = failed + view.Results.Values.Count(r => r == "ok");
+        if (sample < wave.MinSample || (double)failed / sample <= wave.FailureRatio)
+            return;
+        var reason = $"Health gate: {failed} of {sample} devices reported a failed update ({100.0 * failed / sample:0.#}%), " +
+            $"over the {100 * wave.FailureRatio:0.#}% threshold (minimum sample {wave.MinSample}). No more devices get version {wave.Version}; resume to continue.";
+        await store.SetWaveStatusAsync(wave.Name, WaveStatus.Paused, reason, null, cancellationToken);
+        await waves.ReloadAsync(cancellationToken);
+        LogPaused(logger, wave.Name, failed, sample);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Wave {Wave} paused by its health gate: {Failed} of {Sample} updates failed")]
+    private static partial void LogPaused(ILogger logger, string wave, int failed, int sample);
+}

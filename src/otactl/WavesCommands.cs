@@ -1,0 +1,116 @@
+using System.CommandLine;
+using System.Globalization;
+
+namespace OtaCtl;
+
+/// <summary><c>otactl waves init|rollout|status|complete|cancel|resume|list</c>.</summary>
+internal static class WavesCommands
+{
+    public static Command Create(CliContext ctx)
+    {
+        var waves = new Command("waves", "Staged rollouts of a target to the devices of a tag");
+        waves.Subcommands.Add(Init(ctx));
+        waves.Subcommands.Add(Rollout(ctx));
+        waves.Subcommands.Add(Status(ctx));
+        waves.Subcommands.Add(List(ctx));
+        waves.Subcommands.Add(Action(ctx, "complete", "Tags the wave's target for everyone on the tag"));
+        waves.Subcommands.Add(Action(ctx, "cancel", "Stops the wave: devices that have not updated go back to the tag's target"));
+        waves.Subcommands.Add(Action(ctx, "resume", "Continues a wave paused by its health gate or holding after a step"));
+        return waves;
+    }
+
+    private static string Escape(string name) => Uri.EscapeDataString(name);
+
+    private static Command Init(CliContext ctx)
+    {
+        var name = new Argument<string>("NAME");
+        var version = new Argument<long>("VERSION");
+        var tag = new Argument<string>("TAG");
+        var force = new Option<bool>("--force") { Description = "Create it even if static deltas are missing" };
+        var ratio = new Option<double?>("--failure-ratio") { Description = "Pause when more than this share of updates fail (default 0.2)" };
+        var sample = new Option<int?>("--min-sample") { Description = "Reports needed before the health gate judges (default 5)" };
+        var step = new Option<bool>("--pause-after-each-step") { Description = "Hold after every rollout step until resumed" };
+        var hw = new Option<string>("--hw-id") { Description = "Hardware id (when the version has several targets)" };
+        var cmd = new Command("init", "Creates a wave for target VERSION on TAG") { name, version, tag, force, ratio, sample, step, hw };
+        cmd.SetAction((parse, ct) => ctx.RunAsync(parse, async (api, ct) =>
+        {
+            var w = await api.PostAsync<WaveInfo>("api/v1/waves", new CreateWaveRequest(parse.GetValue(name)!, parse.GetValue(version), parse.GetValue(tag)!,
+                parse.GetValue(force), parse.GetValue(ratio), parse.GetValue(sample), parse.GetValue(step), parse.GetValue(hw)), ct);
+            ctx.Out.WriteLine($"Wave {w.Name}: version {w.Version} on tag {w.Tag}, {w.Status} (pauses above {w.FailureRatio:P0} failures after {w.MinSample} reports)");
+            return ExitCodes.Ok;
+        }, ct));
+        return cmd;
+    }
+
+    private static Command Rollout(CliContext ctx)
+    {
+        var name = new Argument<string>("NAME");
+        var group = new Option<string>("--group") { Description = "Devices of this group (alone, or with --limit/--percentage)" };
+        var limit = new Option<int?>("--limit") { Description = "At most this many more devices" };
+        var percentage = new Option<double?>("--percentage") { Description = "Up to this percentage of the devices in scope (or of --group)" };
+        var devices = new Option<string[]>("--devices") { Description = "These devices (comma-separated)" };
+        var dryRun = new Option<bool>("--dry-run", "--dryrun") { Description = "List the devices that would be scheduled" };
+        var cmd = new Command("rollout", "Schedules the next devices of a wave (recently seen first)") { name, group, limit, percentage, devices, dryRun };
+        cmd.SetAction((parse, ct) => ctx.RunAsync(parse, async (api, ct) =>
+        {
+            var list = parse.GetValue(devices) is { Length: > 0 } d ? TargetsCommands.SplitList(d) : null;
+            var res = await api.PostAsync<RolloutResponse>($"api/v1/waves/{Escape(parse.GetValue(name)!)}/rollout",
+                new RolloutRequest(parse.GetValue(group), list, parse.GetValue(limit), parse.GetValue(percentage), parse.GetValue(dryRun)), ct);
+            ctx.Out.WriteLine(res.DryRun
+                ? $"Dry run: step {res.Step} would schedule {res.Devices.Count} device(s):"
+                : $"Step {res.Step} scheduled {res.Devices.Count} device(s) (wave {res.Status}):");
+            foreach (var device in res.Devices)
+                ctx.Out.WriteLine("   " + device);
+            return ExitCodes.Ok;
+        }, ct));
+        return cmd;
+    }
+
+    private static Command Status(CliContext ctx)
+    {
+        var name = new Argument<string>("NAME");
+        var cmd = new Command("status", "Prints a wave's status with totals overall and per group") { name };
+        cmd.SetAction((parse, ct) => ctx.RunAsync(parse, async (api, ct) =>
+        {
+            var s = await api.GetAsync<WaveStatusResponse>($"api/v1/waves/{Escape(parse.GetValue(name)!)}", ct);
+            ctx.Out.WriteLine($"Wave {s.Wave.Name}: version {s.Wave.Version} on tag {s.Wave.Tag}, {s.Wave.Status}, {s.Wave.Steps} step(s)");
+            if (s.Wave.StatusReason is { } reason)
+                ctx.Out.WriteLine("  " + reason);
+            static string?[] Row(string label, WaveTotals t) =>
+            [
+                label, t.InScope.ToString(CultureInfo.InvariantCulture), t.Scheduled.ToString(CultureInfo.InvariantCulture),
+                t.Updated.ToString(CultureInfo.InvariantCulture), t.Failed.ToString(CultureInfo.InvariantCulture), t.NotYetSeen.ToString(CultureInfo.InvariantCulture),
+            ];
+            Table.Write(ctx.Out, ["GROUP", "IN SCOPE", "SCHEDULED", "UPDATED", "FAILED", "NOT YET SEEN"],
+                s.Groups.Select(g => Row(g.Key, g.Value)).Append(Row("TOTAL", s.Totals)));
+            return ExitCodes.Ok;
+        }, ct));
+        return cmd;
+    }
+
+    private static Command List(CliContext ctx)
+    {
+        var cmd = new Command("list", "Prints the waves as a table");
+        cmd.SetAction((parse, ct) => ctx.RunAsync(parse, async (api, ct) =>
+        {
+            var list = await api.GetAsync<List<WaveInfo>>("api/v1/waves", ct);
+            Table.Write(ctx.Out, ["NAME", "VERSION", "TAG", "STATUS", "STEPS", "CREATED"],
+                list.Select(w => new[] { w.Name, Table.Num(w.Version), w.Tag, w.Status, w.Steps.ToString(CultureInfo.InvariantCulture), Table.Time(w.CreatedAt) }));
+            return ExitCodes.Ok;
+        }, ct));
+        return cmd;
+    }
+
+    private static Command Action(CliContext ctx, string verb, string description)
+    {
+        var name = new Argument<string>("NAME");
+        var cmd = new Command(verb, description) { name };
+        cmd.SetAction((parse, ct) => ctx.RunAsync(parse, async (api, ct) =>
+        {
+            var w = await api.PostAsync<WaveInfo>($"api/v1/waves/{Escape(parse.GetValue(name)!)}/{verb}", new { }, ct);
+            ctx.Out.WriteLine($"Wave {w.Name}: {w.Status}" + (w.StatusReason is { } r ? $" ({r})" : ""));
+            return ExitCodes.Ok;
+        }, ct));
+        return cmd;
+    }
+}
