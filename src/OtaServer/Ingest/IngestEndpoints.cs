@@ -29,7 +29,8 @@ internal static class IngestEndpoints
         group.MapPost("/objects", UploadAsync).RequireAuthorization(Scopes.Push)
             .WithName("UploadObjects")
             .WithSummary("Upload a tar stream (plain, zstd or gzip) of archive-repository object files; every object is verified before it is stored.")
-            .Accepts<IFormFile>("application/x-tar", "application/zstd", "application/gzip")
+            .WithDescription("The body is the tar stream itself (any Content-Type, e.g. application/x-tar); " +
+                "compression is announced by Content-Encoding: zstd|gzip or recognised by its magic bytes.")
             .ProducesProblem(StatusCodes.Status422UnprocessableEntity)
             .ProducesProblem(StatusCodes.Status400BadRequest);
         group.MapGet("/refs", ListRefs).RequireAuthorization(Scopes.Push)
