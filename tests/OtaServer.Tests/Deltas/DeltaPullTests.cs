@@ -237,4 +237,36 @@ public sealed class DeltaPullTests : IDisposable
         Assert.Empty(Directory.EnumerateDirectories(Path.Combine(root, "tmp"), "delta-*"));
         Assert.NotEqual(v1, v2);
     }
+
+    [Fact]
+    public async Task FailingGeneration_EndsFailedWithReason_AndLeavesNothingVisible()
+    {
+        var server = _factory.StartKestrel();
+        var (v1, v2, _) = await PushTwoVersionsAsync(server);
+        var root = _factory.RepoRoot();
+        var summaryBefore = await File.ReadAllBytesAsync(Path.Combine(root, "summary"));
+        var configBefore = await File.ReadAllTextAsync(Path.Combine(root, "config"));
+        // Damage one of v2's new 15 kB files (present, so the request is accepted; unreadable mid-generation).
+        var blob = Directory.EnumerateFiles(Path.Combine(root, "objects"), "*.filez", SearchOption.AllDirectories)
+            .First(f => new FileInfo(f).Length is > 14_000 and < 16_000);
+        var bytes = await File.ReadAllBytesAsync(blob);
+        await File.WriteAllBytesAsync(blob, bytes[..(bytes.Length / 2)]);
+
+        var admin = _factory.CreateClient(OtaServerFactory.AdminToken);
+        var response = await admin.PostAsJsonAsync("/api/v1/repos/main/deltas", new { from = (string?)null, to = v2 });
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var url = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("jobUrl").GetString()!;
+        var job = await WaitForJobAsync(admin, url);
+        Assert.Equal("Failed", job.GetProperty("status").GetString());
+        var log = await admin.GetStringAsync(url + "/log");
+        Assert.False(string.IsNullOrWhiteSpace(job.GetProperty("error").GetString()));
+        Assert.Contains(job.GetProperty("error").GetString()!, log);
+
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(root, "deltas"), "*", SearchOption.AllDirectories));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(root, "delta-indexes"), "*", SearchOption.AllDirectories));
+        Assert.Equal(summaryBefore, await File.ReadAllBytesAsync(Path.Combine(root, "summary")));
+        Assert.Equal(configBefore, await File.ReadAllTextAsync(Path.Combine(root, "config")));
+        Assert.Empty(Directory.EnumerateDirectories(Path.Combine(root, "tmp"), "delta-*"));
+        Assert.NotEqual(v1, v2);
+    }
 }
