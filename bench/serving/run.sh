@@ -66,9 +66,9 @@ ostree --repo="$REPO" summary -u
 chmod -R a+rX "$WORK/data"
 
 # Object paths: 5,000 small .filez in rotation, one small one, and the 32 MB one.
-(cd "$REPO" && find objects -name '*.filez' -size -64k | sort | head -n "$FILES" | sed 's|^|/repos/main/|') > "$WORK/paths.txt"
-SMALL=$(cd "$REPO" && find objects -name '*.filez' -size +500c -size -1200c | sort | head -n 1)
-BIG=$(cd "$REPO" && find objects -name '*.filez' -size +30M | head -n 1)
+(cd "$REPO" && find objects -name '*.filez' -size -64k | sort | sed -n "1,${FILES}p" | sed 's|^|/repos/main/|') > "$WORK/paths.txt"
+SMALL=$(cd "$REPO" && find objects -name '*.filez' -size +500c -size -1200c | sort | sed -n 1p)
+BIG=$(cd "$REPO" && find objects -name '*.filez' -size +30M | sed -n 1p)
 log "$(wc -l < "$WORK/paths.txt") objects in rotation; small: $(stat -c %s "$REPO/$SMALL") B; big: $(stat -c %s "$REPO/$BIG") B"
 
 # ---------------------------------------------------------------- nginx
@@ -139,7 +139,7 @@ run_wrk() { # server port scenario
   local conns=$CONNECTIONS
   [[ $scenario == c-32MB ]] && conns=$(( CONNECTIONS < 8 ? CONNECTIONS : 8 ))
   PATHS_FILE="$WORK/paths.txt" wrk -t"$THREADS" -c"$conns" -d"$WARMUP" "${args[@]}" >/dev/null
-  out=$(PATHS_FILE="$WORK/paths.txt" wrk -t"$THREADS" -c"$conns" -d"$DURATION" --latency "${args[@]}")
+  out=$(PATHS_FILE="$WORK/paths.txt" wrk -t"$THREADS" -c"$conns" -d"$DURATION" --timeout 10s --latency "${args[@]}")
   local line; line=$(grep '^RESULT' <<<"$out")
   log "$server $scenario: $line"
   echo -e "$server\t$scenario\t$line" >> "$RESULTS"
