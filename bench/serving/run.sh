@@ -9,8 +9,9 @@
 # (sendfile on, access log on: the counterpart of our one-line-per-request Serilog log),
 # and drives both with wrk:
 #   (a) one small object repeated, (b) 5,000 distinct objects in rotation, (c) one 32 MB object.
-# OtaServer is measured twice: with its request log (default) and with the request log turned off
-# through configuration (Serilog override), to show what the log costs.
+# OtaServer is measured three times: with its request log as configured (console), with the request
+# log written by Serilog's buffered File sink instead (configuration only), and with the request log
+# turned off (Serilog override), to show what the log costs.
 # Results: a Markdown table on stdout and in $WORK/results.md. Everything lives in a temp folder
 # that is removed at the end (KEEP=1 keeps it).
 set -euo pipefail
@@ -66,9 +67,9 @@ ostree --repo="$REPO" summary -u
 chmod -R a+rX "$WORK/data"
 
 # Object paths: 5,000 small .filez in rotation, one small one, and the 32 MB one.
-(cd "$REPO" && find objects -name '*.filez' -size -64k | sort | head -n "$FILES" | sed 's|^|/repos/main/|') > "$WORK/paths.txt"
-SMALL=$(cd "$REPO" && find objects -name '*.filez' -size +500c -size -1200c | sort | head -n 1)
-BIG=$(cd "$REPO" && find objects -name '*.filez' -size +30M | head -n 1)
+(cd "$REPO" && find objects -name '*.filez' -size -64k | sort | sed -n "1,${FILES}p" | sed 's|^|/repos/main/|') > "$WORK/paths.txt"
+SMALL=$(cd "$REPO" && find objects -name '*.filez' -size +500c -size -1200c | sort | sed -n 1p)
+BIG=$(cd "$REPO" && find objects -name '*.filez' -size +30M | sed -n 1p)
 log "$(wc -l < "$WORK/paths.txt") objects in rotation; small: $(stat -c %s "$REPO/$SMALL") B; big: $(stat -c %s "$REPO/$BIG") B"
 
 # ---------------------------------------------------------------- nginx
@@ -103,9 +104,13 @@ nginx -c "$WORK/nginx.conf" -p "$WORK/nginx"
 NGINX_STARTED=1
 
 # ---------------------------------------------------------------- OtaServer
-start_ota() { # $1 = request log level override ("" = default, as configured in appsettings.json)
+start_ota() { # $1 = log variant: log (as configured in appsettings.json: console), nolog, filelog
   local extra=()
-  [[ -n "$1" ]] && extra=(env "Serilog__MinimumLevel__Override__Serilog.AspNetCore.RequestLoggingMiddleware=$1")
+  case $1 in
+    nolog) extra=(env "Serilog__MinimumLevel__Override__Serilog.AspNetCore.RequestLoggingMiddleware=Warning") ;;
+    filelog) extra=(env Serilog__WriteTo__0__Name=File "Serilog__WriteTo__0__Args__path=$WORK/otaserver-file.log"
+                    Serilog__WriteTo__0__Args__buffered=true) ;;
+  esac
   (cd "$WORK/app" && exec "${extra[@]}" env OtaServer__DataDir="$WORK/data" \
       ./OtaServer --urls "http://127.0.0.1:$OTA_PORT" >>"$WORK/otaserver.log" 2>&1) &
   OTA_PID=$!
@@ -139,7 +144,7 @@ run_wrk() { # server port scenario
   local conns=$CONNECTIONS
   [[ $scenario == c-32MB ]] && conns=$(( CONNECTIONS < 8 ? CONNECTIONS : 8 ))
   PATHS_FILE="$WORK/paths.txt" wrk -t"$THREADS" -c"$conns" -d"$WARMUP" "${args[@]}" >/dev/null
-  out=$(PATHS_FILE="$WORK/paths.txt" wrk -t"$THREADS" -c"$conns" -d"$DURATION" --latency "${args[@]}")
+  out=$(PATHS_FILE="$WORK/paths.txt" wrk -t"$THREADS" -c"$conns" -d"$DURATION" --timeout 10s --latency "${args[@]}")
   local line; line=$(grep '^RESULT' <<<"$out")
   log "$server $scenario: $line"
   echo -e "$server\t$scenario\t$line" >> "$RESULTS"
@@ -147,8 +152,8 @@ run_wrk() { # server port scenario
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for round in $(seq 1 "$ROUNDS"); do
-  for variant in log nolog; do
-    if [[ $variant == log ]]; then start_ota ""; else start_ota "Warning"; fi
+  for variant in log nolog filelog; do
+    start_ota "$variant"
     check_same "$BIG"; check_same summary
     for scenario in a-small b-rotate c-32MB; do
       run_wrk "otaserver-$variant" "$OTA_PORT" "$scenario"
@@ -159,7 +164,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 # ---------------------------------------------------------------- report
-log "request log lines written: otaserver $(grep -c 'HTTP GET' "$WORK/otaserver.log" || true), nginx $(wc -l < "$WORK/nginx/logs/access.log")"
+log "request log lines written: otaserver console $(grep -c 'HTTP GET' "$WORK/otaserver.log" || true), file $(grep -c 'HTTP GET' "$WORK/otaserver-file.log" || true), nginx $(wc -l < "$WORK/nginx/logs/access.log")"
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 python3 - "$RESULTS" "$THREADS" "$CONNECTIONS" "$DURATION" "$ROUNDS" "$(nproc)" "$LOAD_BEFORE" "$LOAD_AFTER" <<'PY' | tee "$WORK/results.md"
 import sys, re, collections, statistics
@@ -179,7 +184,7 @@ print("| scenario | server | req/s | MB/s | p99 ms | errors | vs nginx (req/s, M
 print("|---|---|---:|---:|---:|---:|---:|")
 for scenario in ("a-small", "b-rotate", "c-32MB"):
     base = runs.get(("nginx", scenario))
-    for server in ("nginx", "otaserver-log", "otaserver-nolog"):
+    for server in ("nginx", "otaserver-log", "otaserver-filelog", "otaserver-nolog"):
         r = runs.get((server, scenario))
         if not r: continue
         rps, mbs = med([x[0] for x in r]), med([x[1] for x in r])

@@ -20,6 +20,7 @@ namespace OtaServer.Serving;
 internal sealed partial class RepositoryFileServer(
     RepositoryRegistry registry,
     ContentHashCache hashes,
+    SmallObjectCache objects,
     DeltaDownloadTracker deltas,
     IProblemDetailsService problems,
     IOptions<ServingOptions> options,
@@ -29,7 +30,7 @@ internal sealed partial class RepositoryFileServer(
     private const int CopyChunk = 128 * 1024;
     /// <summary>Mutable files up to this size are read whole and hashed on every request (exact, no cache).</summary>
     private const int SmallMutableFile = 256 * 1024;
-    private const int MaxPartsCounted = 1_000_000;
+    private const int MaxPartsCounted = 10_000;
 
     private static readonly StringValues OctetStream = "application/octet-stream";
     private static readonly StringValues Immutable = "public, max-age=31536000, immutable";
@@ -60,6 +61,17 @@ internal sealed partial class RepositoryFileServer(
                 return;
         }
 
+        if (kind == RepositoryFileKind.Object && objects.TryGet(repository, path, out var cached))
+        {
+            if (File.Exists(cached.FullPath))
+            {
+                await RespondAsync(context, null, cached.Content, cached.Content.Length, cached.ETag, cached.LastModified,
+                    cached.LastModifiedHeader, kind, cached.FullPath, path);
+                return;
+            }
+            objects.Remove(repository, path); // pruned
+        }
+
         if (kind == RepositoryFileKind.CommitMeta && deltas.Enabled)
         {
             try
@@ -81,14 +93,17 @@ internal sealed partial class RepositoryFileServer(
             return;
         }
         using (handle)
-            await ServeFileAsync(context, handle, fullPath, path, kind);
+            await ServeFileAsync(context, handle, repository, fullPath, path, kind);
     }
 
-    private async Task ServeFileAsync(HttpContext context, SafeFileHandle handle, string fullPath, string path, RepositoryFileKind kind)
+    private async Task ServeFileAsync(HttpContext context, SafeFileHandle handle, string repository, string fullPath, string path,
+        RepositoryFileKind kind)
     {
         var length = RandomAccess.GetLength(handle);
         var lastWrite = File.GetLastWriteTimeUtc(handle);
+        var lastModified = HttpConditions.TruncateToSeconds(lastWrite);
         byte[]? content = null;
+        byte[]? rented = null;
         try
         {
             string etag;
@@ -96,6 +111,19 @@ internal sealed partial class RepositoryFileServer(
             {
                 case RepositoryFileKind.Object:
                     etag = ContentHashCache.ObjectETag(path);
+                    if (objects.Enabled && length <= objects.MaxObjectSize)
+                    {
+                        content = new byte[length];
+                        if (!TryReadExactly(handle, content))
+                        {
+                            context.Abort();
+                            return;
+                        }
+                        var entry = new SmallObjectCache.Entry(fullPath, content, etag, lastModified, HeaderUtilities.FormatDate(lastModified));
+                        objects.Add(repository, path, entry);
+                        await RespondAsync(context, null, content, length, etag, lastModified, entry.LastModifiedHeader, kind, fullPath, path);
+                        return;
+                    }
                     break;
                 case RepositoryFileKind.DeltaSuperblock or RepositoryFileKind.DeltaPart:
                     etag = hashes.GetETag(fullPath, handle, length, lastWrite.Ticks);
@@ -103,7 +131,7 @@ internal sealed partial class RepositoryFileServer(
                 default:
                     if (length <= SmallMutableFile)
                     {
-                        content = ArrayPool<byte>.Shared.Rent((int)length);
+                        content = rented = ArrayPool<byte>.Shared.Rent((int)length);
                         if (!TryReadExactly(handle, content.AsSpan(0, (int)length)))
                         {
                             context.Abort(); // truncated under us; a retry sees the new file
@@ -115,79 +143,87 @@ internal sealed partial class RepositoryFileServer(
                         etag = hashes.GetETag(fullPath, handle, length, lastWrite.Ticks);
                     break;
             }
-
-            var request = context.Request;
-            var response = context.Response;
-            var requestHeaders = request.Headers;
-            var headers = response.Headers;
-            var lastModified = HttpConditions.TruncateToSeconds(lastWrite);
-            headers.ETag = etag;
-            headers.LastModified = HeaderUtilities.FormatDate(lastModified);
-            headers.CacheControl = kind is RepositoryFileKind.Object or RepositoryFileKind.DeltaSuperblock or RepositoryFileKind.DeltaPart
-                ? Immutable : NoCache;
-            headers.AcceptRanges = AcceptBytes;
-
-            if (requestHeaders.IfMatch.Count + requestHeaders.IfNoneMatch.Count
-                + requestHeaders.IfModifiedSince.Count + requestHeaders.IfUnmodifiedSince.Count > 0)
-            {
-                switch (HttpConditions.EvaluatePreconditions(requestHeaders, etag, lastModified))
-                {
-                    case PreconditionResult.NotModified:
-                        response.StatusCode = StatusCodes.Status304NotModified;
-                        return;
-                    case PreconditionResult.Failed:
-                        response.StatusCode = StatusCodes.Status412PreconditionFailed;
-                        response.ContentLength = 0;
-                        return;
-                }
-            }
-
-            var isGet = HttpMethods.IsGet(request.Method);
-            if (isGet && requestHeaders.Range.Count > 0)
-            {
-                switch (HttpConditions.EvaluateRange(requestHeaders, etag, lastModified, length, _maxRanges, out var ranges))
-                {
-                    case RangeResult.NotSatisfiable:
-                        response.StatusCode = StatusCodes.Status416RangeNotSatisfiable;
-                        headers.ContentRange = "bytes */" + length.ToString(CultureInfo.InvariantCulture);
-                        response.ContentLength = 0;
-                        return;
-                    case RangeResult.Partial when ranges.Length == 1:
-                        var range = ranges[0];
-                        response.StatusCode = StatusCodes.Status206PartialContent;
-                        response.ContentType = OctetStream;
-                        response.ContentLength = range.Length;
-                        headers.ContentRange = ContentRange(range, length);
-                        await WriteBodyAsync(response.BodyWriter, handle, content, range.Start, range.Length, context.RequestAborted);
-                        return;
-                    case RangeResult.Partial:
-                        await WriteMultipartAsync(response, handle, content, ranges, length, context.RequestAborted);
-                        return;
-                }
-            }
-
-            response.StatusCode = StatusCodes.Status200OK;
-            response.ContentType = OctetStream;
-            response.ContentLength = length;
-            if (!isGet)
-                return; // HEAD: the same headers, no body
-
-            switch (kind)
-            {
-                case RepositoryFileKind.DeltaSuperblock when deltas.Enabled:
-                    TrackSuperblock(context, fullPath, path);
-                    break;
-                case RepositoryFileKind.DeltaPart when deltas.Enabled:
-                    await WriteTrackedPartAsync(context, handle, path, length);
-                    return;
-            }
-            await WriteBodyAsync(response.BodyWriter, handle, content, 0, length, context.RequestAborted);
+            await RespondAsync(context, handle, content, length, etag, lastModified, HeaderUtilities.FormatDate(lastModified), kind, fullPath, path);
         }
         finally
         {
-            if (content is not null)
-                ArrayPool<byte>.Shared.Return(content);
+            if (rented is not null)
+                ArrayPool<byte>.Shared.Return(rented);
         }
+    }
+
+    /// <summary>
+    /// Answers for one representation: preconditions (304/412), ranges (206, multipart, 416) or the whole file.
+    /// The bytes come from <paramref name="content"/> when given, else from <paramref name="handle"/>.
+    /// </summary>
+    private async Task RespondAsync(HttpContext context, SafeFileHandle? handle, byte[]? content, long length, string etag,
+        DateTimeOffset lastModified, string lastModifiedHeader, RepositoryFileKind kind, string fullPath, string path)
+    {
+        var request = context.Request;
+        var response = context.Response;
+        var requestHeaders = request.Headers;
+        var headers = response.Headers;
+        headers.ETag = etag;
+        headers.LastModified = lastModifiedHeader;
+        headers.CacheControl = kind is RepositoryFileKind.Object or RepositoryFileKind.DeltaSuperblock or RepositoryFileKind.DeltaPart
+            ? Immutable : NoCache;
+        headers.AcceptRanges = AcceptBytes;
+
+        if (requestHeaders.IfMatch.Count + requestHeaders.IfNoneMatch.Count
+            + requestHeaders.IfModifiedSince.Count + requestHeaders.IfUnmodifiedSince.Count > 0)
+        {
+            switch (HttpConditions.EvaluatePreconditions(requestHeaders, etag, lastModified))
+            {
+                case PreconditionResult.NotModified:
+                    response.StatusCode = StatusCodes.Status304NotModified;
+                    return;
+                case PreconditionResult.Failed:
+                    response.StatusCode = StatusCodes.Status412PreconditionFailed;
+                    response.ContentLength = 0;
+                    return;
+            }
+        }
+
+        var isGet = HttpMethods.IsGet(request.Method);
+        if (isGet && requestHeaders.Range.Count > 0)
+        {
+            switch (HttpConditions.EvaluateRange(requestHeaders, etag, lastModified, length, _maxRanges, out var ranges))
+            {
+                case RangeResult.NotSatisfiable:
+                    response.StatusCode = StatusCodes.Status416RangeNotSatisfiable;
+                    headers.ContentRange = "bytes */" + length.ToString(CultureInfo.InvariantCulture);
+                    response.ContentLength = 0;
+                    return;
+                case RangeResult.Partial when ranges.Length == 1:
+                    var range = ranges[0];
+                    response.StatusCode = StatusCodes.Status206PartialContent;
+                    response.ContentType = OctetStream;
+                    response.ContentLength = range.Length;
+                    headers.ContentRange = ContentRange(range, length);
+                    await WriteBodyAsync(response.BodyWriter, handle, content, range.Start, range.Length, context.RequestAborted);
+                    return;
+                case RangeResult.Partial:
+                    await WriteMultipartAsync(response, handle, content, ranges, length, context.RequestAborted);
+                    return;
+            }
+        }
+
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = OctetStream;
+        response.ContentLength = length;
+        if (!isGet)
+            return; // HEAD: the same headers, no body
+
+        switch (kind)
+        {
+            case RepositoryFileKind.DeltaSuperblock when deltas.Enabled:
+                TrackSuperblock(context, fullPath, path);
+                break;
+            case RepositoryFileKind.DeltaPart when deltas.Enabled && handle is not null:
+                await WriteTrackedPartAsync(context, handle, path, length);
+                return;
+        }
+        await WriteBodyAsync(response.BodyWriter, handle, content, 0, length, context.RequestAborted);
     }
 
     private void TrackSuperblock(HttpContext context, string fullPath, string path)
@@ -224,7 +260,7 @@ internal sealed partial class RepositoryFileServer(
         }
     }
 
-    private static async Task WriteMultipartAsync(HttpResponse response, SafeFileHandle handle, byte[]? content,
+    private static async Task WriteMultipartAsync(HttpResponse response, SafeFileHandle? handle, byte[]? content,
         ByteRange[] ranges, long length, CancellationToken cancellationToken)
     {
         var boundary = "otaserver-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
@@ -261,7 +297,7 @@ internal sealed partial class RepositoryFileServer(
     /// Small bodies are not flushed here: Kestrel sends headers and body in one write when the request ends.
     /// A large body is flushed after every chunk (the last one included), so nothing is left unflushed.
     /// </summary>
-    private static async Task WriteBodyAsync(PipeWriter writer, SafeFileHandle handle, byte[]? content, long offset, long count,
+    private static async Task WriteBodyAsync(PipeWriter writer, SafeFileHandle? handle, byte[]? content, long offset, long count,
         CancellationToken cancellationToken)
     {
         if (content is not null)
@@ -269,6 +305,7 @@ internal sealed partial class RepositoryFileServer(
             writer.Write(content.AsSpan((int)offset, (int)count));
             return;
         }
+        ArgumentNullException.ThrowIfNull(handle);
         var flushEachChunk = count > CopyChunk;
         while (count > 0)
         {

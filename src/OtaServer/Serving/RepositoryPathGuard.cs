@@ -54,36 +54,42 @@ internal static class RepositoryPathGuard
         if (path.Length > MaxPathLength)
             return PathVerdict.BadRequest;
 
-        // Pass 1: alphabet and segment shape. Only [A-Za-z0-9._+-] and '/' appear in an archive repository
-        // (hex, modified base64, ref names, part numbers). This excludes '%', '\\', NUL, ':', '~', spaces, non-ASCII.
+        // Pass 1: the alphabet. Only [A-Za-z0-9._+-] and '/' appear in an archive repository (hex, modified
+        // base64, ref names, part numbers). This excludes '%', '\\', NUL, ':', '~', spaces and non-ASCII.
+        foreach (var c in path)
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('/' or '.' or '_' or '-' or '+'))
+                return PathVerdict.BadRequest;
+
+        // Pass 2: segments. No empty segment ("a//b", "/abs"), no dot segment, nothing overlong; dot-files are internal.
         var segments = 0;
         var start = 0;
+        var verdict = PathVerdict.Serve;
         for (var i = 0; i <= path.Length; i++)
         {
-            if (i < path.Length)
-            {
-                var c = path[i];
-                if (c == '/')
-                {
-                    // fall through to the segment check
-                }
-                else if (char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '+')
-                    continue;
-                else
-                    return PathVerdict.BadRequest;
-            }
+            if (i < path.Length && path[i] != '/')
+                continue;
             var length = i - start;
             if (length == 0)
-                return i == path.Length && segments > 0 ? PathVerdict.NotServed : PathVerdict.BadRequest; // "a//b", "/abs"; "dir/" = directory
-            if (length > MaxSegmentLength)
+            {
+                if (i < path.Length || segments == 0)
+                    return PathVerdict.BadRequest;
+                verdict = PathVerdict.NotServed; // "dir/": a directory
+            }
+            else if (length > MaxSegmentLength)
                 return PathVerdict.BadRequest;
-            if (path[start] == '.')
-                return length <= 2 && (length == 1 || path[start + 1] == '.') ? PathVerdict.BadRequest : PathVerdict.NotServed;
+            else if (path[start] == '.')
+            {
+                if (length == 1 || (length == 2 && path[start + 1] == '.'))
+                    return PathVerdict.BadRequest;
+                verdict = PathVerdict.NotServed;
+            }
             segments++;
             start = i + 1;
         }
+        if (verdict != PathVerdict.Serve)
+            return verdict;
 
-        // Pass 2: the layout. Anything not listed here (tmp/, state/, extensions/, refs/remotes/, staging names) is not served.
+        // Pass 3: the layout. Anything not listed here (tmp/, state/, extensions/, refs/remotes/, staging names) is not served.
         var slash = path.IndexOf('/');
         var top = slash < 0 ? path : path[..slash];
         var rest = slash < 0 ? [] : path[(slash + 1)..];

@@ -16,6 +16,7 @@ public static class ServingFeature
             .ValidateDataAnnotations().ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ContentHashCache>();
+        services.AddSingleton<SmallObjectCache>();
         services.AddSingleton<DeltaDownloadTracker>();
         services.AddSingleton<RepositoryFileServer>();
         return services;

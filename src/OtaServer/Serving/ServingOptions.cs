@@ -40,6 +40,14 @@ public sealed class ServingOptions
     [Range(16, 10_000_000)]
     public int MaxCachedHashes { get; set; } = 50_000;
 
+    /// <summary>Memory for small immutable objects kept in RAM (0 disables the cache).</summary>
+    [Range(0, long.MaxValue)]
+    public long SmallObjectCacheBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>Objects up to this size are kept in the small-object cache.</summary>
+    [Range(0, 1024 * 1024)]
+    public int SmallObjectMaxSize { get; set; } = 16 * 1024;
+
     /// <summary>A Range header with more ranges than this is ignored (the whole file is sent).</summary>
     [Range(1, 1000)]
     public int MaxRanges { get; set; } = 64;

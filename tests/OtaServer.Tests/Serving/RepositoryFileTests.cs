@@ -23,6 +23,37 @@ public sealed class RepositoryFileTests(ServingFixture fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task Get_CachedSmallObject_IsServedAgainAndIs404OnceRemoved()
+    {
+        using var factory = new OtaServerFactory();
+        var client = factory.CreateClient();
+        var checksum = ServingTestRepo.RandomChecksum();
+        var bytes = ServingTestRepo.RandomBytes(3000);
+        var full = ServingTestRepo.Write(factory, ServingTestRepo.ObjectPath(checksum, "dirtree"), bytes);
+        var url = "/repos/main/" + ServingTestRepo.ObjectPath(checksum, "dirtree");
+        using var first = await client.GetAsync(url);
+        using var second = await client.GetAsync(url); // from the small-object cache
+        Assert.Equal(bytes, await second.Content.ReadAsByteArrayAsync());
+        Assert.Equal(first.Headers.ETag, second.Headers.ETag);
+        Assert.Equal(first.Content.Headers.LastModified, second.Content.Headers.LastModified);
+
+        File.Delete(full); // pruned
+        using var third = await client.GetAsync(url);
+        Assert.Equal(HttpStatusCode.NotFound, third.StatusCode);
+    }
+
+    [Fact]
+    public async Task Get_ObjectLargerThanCacheLimit_IsStreamedWithRanges()
+    {
+        var checksum = ServingTestRepo.RandomChecksum();
+        var bytes = ServingTestRepo.RandomBytes(300_000);
+        ServingTestRepo.Write(fixture.Factory, ServingTestRepo.ObjectPath(checksum, "filez"), bytes);
+        var url = fixture.Url(ServingTestRepo.ObjectPath(checksum, "filez"));
+        Assert.Equal(bytes, await Client.GetByteArrayAsync(url));
+        await AssertMultipartAsync(ServingTestRepo.ObjectPath(checksum, "filez"), bytes, [(0, 199_999), (299_000, 299_999)]);
+    }
+
+    [Fact]
     public async Task Get_LargeMutableFile_StreamsAllBytes()
     {
         using var response = await Client.GetAsync(fixture.Url("summary"));

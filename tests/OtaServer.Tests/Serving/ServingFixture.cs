@@ -30,7 +30,6 @@ public sealed class ServingFixture : IDisposable
         var toMb64 = DeltaFolder[(DeltaFolder.IndexOf('-') + 1)..];
         DeltaIndexPath = $"delta-indexes/{toMb64[..2]}/{toMb64[2..]}.index";
         ServingTestRepo.Write(Factory, DeltaIndexPath, ServingTestRepo.RandomBytes(200));
-        ServingTestRepo.Write(Factory, "empty-dir-marker-not-served", []);
         ServingTestRepo.WriteCanaries(Factory);
     }
 
