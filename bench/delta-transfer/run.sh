@@ -14,7 +14,7 @@ bash "$here/../deltas/make-rootfs.sh" >/dev/null
 repo="$out/repo"
 v1="$(ostree --repo="$repo" rev-parse bench/v1)"; v2="$(ostree --repo="$repo" rev-parse bench/v2)"
 
-work="$(mktemp -d /tmp/ota-bench-transfer.XXXXXX)"
+work="$(mktemp -d /tmp/ota-bench-transfer.XXXXXX)"; chmod 755 "$work"   # nginx workers run as nobody
 cleanup() { stop_otaserver; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 publish_otaserver "$work"
@@ -31,8 +31,9 @@ client_pull() { # $1 url, $2 client dir -> pulls v1 (objects, not measured), the
   ostree init --mode=bare-user --repo="$2" >/dev/null
   ostree remote add --repo="$2" --no-gpg-verify r "$1"
   ostree pull --repo="$2" --disable-static-deltas r bench/v1 >/dev/null
-  : > "$2.mark"
+  sleep 2; wc -l < "$LOG_TO_MARK" > "$2.mark" 2>/dev/null || true   # the request log is written asynchronously
   ostree pull --repo="$2" r bench/v2 | tail -1
+  sleep 2
   ostree fsck --repo="$2" >/dev/null
 }
 
@@ -46,10 +47,12 @@ job=$(curl -sf -H "Authorization: Bearer $BENCH_TOKEN" -H 'Content-Type: applica
 until curl -sf -H "Authorization: Bearer $BENCH_TOKEN" "$url$job" | grep -qE '"status":"(Succeeded|Failed|Cancelled)"'; do sleep 1; done
 curl -sf -H "Authorization: Bearer $BENCH_TOKEN" "$url$job" | grep -q '"status":"Succeeded"'
 ours_size=$(show_size "$work/data/repos/main" "$v1-$v2")
-lines_before=$(wc -l < "$work/server.log")
+LOG_TO_MARK="$work/server.log"
 ours_line=$(client_pull "$url/repos/main" "$work/client-ota")
+lines_before=$(cat "$work/client-ota.mark")
 ours_bytes=$(tail -n +$((lines_before + 1)) "$work/server.log" | grep -oE 'HTTP GET /repos/main/[^ ]+ +[0-9]{3} [0-9-]+ bytes' | awk '$5 > 0 {s += $5} END {print s+0}')
 ours_loose=$(tail -n +$((lines_before + 1)) "$work/server.log" | grep -cE 'HTTP GET /repos/main/objects/[^ ]+\.(filez|dirtree|dirmeta) +200' || true)
+held=$(grep -E 'commitmeta|[Hh]eld|[Rr]eleased' "$work/server.log" | tail -2 | tr '\n' ' ')
 stop_otaserver
 
 # (b) nginx + ostree's delta on a copy of the same repository
@@ -85,6 +88,8 @@ cat <<MD
 |---|---:|---:|---:|---:|---|
 | OtaServer + its delta (commitmeta hold on) | $ours_size | $ours_bytes | $r1 | $ours_loose | $ours_line |
 | nginx + \`ostree static-delta generate\` | $ref_size | $ref_bytes | $r2 | $ref_loose | $ref_line |
+
+OtaServer's hold: $held
 
 pair: $v1 → $v2 (bench/out/repo); client: ostree $(ostree --version | awk '/Version/ {print $2}' | tr -d "'"), bare-user, on 127.0.0.1
 MD

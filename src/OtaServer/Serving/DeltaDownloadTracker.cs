@@ -35,6 +35,7 @@ internal sealed partial class DeltaDownloadTracker
     private readonly TimeProvider _time;
     private readonly ILogger<DeltaDownloadTracker> _logger;
     private readonly TimeSpan _grace;
+    private readonly long _applyBytesPerSecond;
     private readonly TimeSpan _timeout;
     private readonly TimeSpan _idle;
     private readonly int _max;
@@ -47,6 +48,7 @@ internal sealed partial class DeltaDownloadTracker
         var o = options.Value;
         Enabled = o.HoldCommitMetaDuringDeltas;
         _grace = o.CommitMetaGrace;
+        _applyBytesPerSecond = Math.Max(1, o.CommitMetaApplyBytesPerSecond);
         _timeout = o.CommitMetaTimeout;
         _idle = o.CommitMetaIdleRelease;
         _max = o.MaxTrackedDeltaDownloads;
@@ -68,14 +70,15 @@ internal sealed partial class DeltaDownloadTracker
         string.Concat(context.Connection.RemoteIpAddress?.ToString(), "|", context.Request.Headers.UserAgent.ToString());
 
     /// <summary>The client is about to receive the superblock of a delta to <paramref name="target"/> with <paramref name="partCount"/> part files.</summary>
-    public void SuperblockServed(string client, string target, int partCount)
+    public void SuperblockServed(string client, string target, int partCount, long partBytes = 0)
     {
+        var applyTime = TimeSpan.FromSeconds((double)partBytes / _applyBytesPerSecond);
         var now = _time.GetTimestamp();
         SweepIfDue(now);
         var key = new DownloadKey(client, target);
         if (_downloads.TryGetValue(key, out var existing))
         {
-            existing.Restart(partCount, now); // a retry of the same pull: start counting again
+            existing.Restart(partCount, applyTime, now); // a retry of the same pull: start counting again
             return;
         }
         if (_downloads.Count >= _max)
@@ -84,7 +87,7 @@ internal sealed partial class DeltaDownloadTracker
                 LogTrackingFull(_logger, _max);
             return;
         }
-        _downloads[key] = new Download(partCount, now);
+        _downloads[key] = new Download(partCount, applyTime, now);
         Interlocked.Increment(ref _tracked);
     }
 
@@ -167,13 +170,17 @@ internal sealed partial class DeltaDownloadTracker
         private long _startedAt, _lastActivityAt, _allReceivedAt;
         private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public Download(int partCount, long now) => Restart(partCount, now);
+        public Download(int partCount, TimeSpan applyTime, long now) => Restart(partCount, applyTime, now);
 
-        public void Restart(int partCount, long now)
+        /// <summary>Estimated time the client needs to apply the parts after receiving them.</summary>
+        private TimeSpan _applyTime;
+
+        public void Restart(int partCount, TimeSpan applyTime, long now)
         {
             lock (_gate)
             {
                 _partCount = partCount;
+                _applyTime = applyTime;
                 _received = new bool[partCount];
                 _receivedCount = 0;
                 _startedAt = _lastActivityAt = _allReceivedAt = now;
@@ -218,9 +225,10 @@ internal sealed partial class DeltaDownloadTracker
                 if (_receivedCount >= _partCount)
                 {
                     var since = time.GetElapsedTime(_allReceivedAt, now);
-                    if (since >= grace)
+                    var hold = grace + _applyTime;
+                    if (since >= hold)
                         return (HoldRelease.AllPartsReceived, default, Task.CompletedTask);
-                    wait = Min(wait, grace - since);
+                    wait = Min(wait, hold - since);
                 }
                 else if (_inFlight == 0)
                 {

@@ -233,9 +233,13 @@ internal sealed partial class RepositoryFileServer(
             return;
         var folderPath = fullPath[..^"superblock".Length];
         var parts = 0;
-        while (parts < MaxPartsCounted && File.Exists(folderPath + parts.ToString(CultureInfo.InvariantCulture)))
+        long partBytes = 0;
+        while (parts < MaxPartsCounted && new FileInfo(folderPath + parts.ToString(CultureInfo.InvariantCulture)) is { Exists: true } part)
+        {
+            partBytes += part.Length;
             parts++;
-        deltas.SuperblockServed(DeltaDownloadTracker.ClientKey(context), target, parts);
+        }
+        deltas.SuperblockServed(DeltaDownloadTracker.ClientKey(context), target, parts, partBytes);
     }
 
     private async Task WriteTrackedPartAsync(HttpContext context, SafeFileHandle handle, string path, long length)
