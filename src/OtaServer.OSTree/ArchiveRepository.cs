@@ -29,7 +29,7 @@ public sealed record TreeEntry(string Path, ObjectName Object, Checksum? DirMeta
 /// Read access to an OSTree archive repository on disk (§3): config, refs, objects, deltas.
 /// Thread-safe (stateless apart from the root path).
 /// </summary>
-public sealed class ArchiveRepository
+public sealed partial class ArchiveRepository
 {
     public ArchiveRepository(string root)
     {
@@ -147,18 +147,14 @@ public sealed class ArchiveRepository
 
     // ---------------------------------------------------------------- refs
 
-    /// <summary>Checks a ref name: non-empty '/'-separated segments, none "." or "..", no control characters.</summary>
-    public static bool IsValidRefName(string? name)
-    {
-        if (string.IsNullOrEmpty(name) || name.StartsWith('/') || name.EndsWith('/'))
-            return false;
-        foreach (var seg in name.Split('/'))
-        {
-            if (seg.Length == 0 || seg == "." || seg == ".." || seg.Any(c => char.IsControl(c) || c == '\\'))
-                return false;
-        }
-        return true;
-    }
+    /// <summary>
+    /// ostree's ref grammar (<c>ostree_validate_rev</c>): fragments <c>[\w\d][-._\w\d]*</c> joined by '/',
+    /// ASCII only, at most 255 characters. No fragment can be "." or "..", so a ref never leaves refs/heads.
+    /// </summary>
+    public static bool IsValidRefName(string? name) => name is { Length: > 0 and <= 255 } && RefNameRegex().IsMatch(name);
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z0-9_][-._A-Za-z0-9]*(/[A-Za-z0-9_][-._A-Za-z0-9]*)*$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
+    private static partial System.Text.RegularExpressions.Regex RefNameRegex();
 
     public string RefPath(string refName)
     {

@@ -133,5 +133,39 @@ public sealed class RepositoryFormatTests
     [InlineData("/a", false)]
     [InlineData("a/", false)]
     [InlineData("", false)]
+    [InlineData(".hidden", false)]
+    [InlineData("a/-b", false)]
+    [InlineData("a b", false)]
+    [InlineData("exampleos/x86_64/1.0-rc_2", true)]
     public void IsValidRefName(string name, bool valid) => Assert.Equal(valid, ArchiveRepository.IsValidRefName(name));
+
+    [Fact]
+    public void DeltaName_RelativePaths_RoundTrip_WithPlusAndUnderscore()
+    {
+        var rng = new Random(5);
+        var sawPlus = false;
+        var sawUnderscore = false;
+        for (var i = 0; i < 200; i++)
+        {
+            var bytes = new byte[64];
+            rng.NextBytes(bytes);
+            var from = Checksum.FromBytes(bytes.AsSpan(0, 32));
+            var to = Checksum.FromBytes(bytes.AsSpan(32));
+            foreach (var name in new[] { new DeltaName(from, to), new DeltaName(null, to) })
+            {
+                sawPlus |= name.RelativeDirectory.Contains('+');
+                sawUnderscore |= name.RelativeDirectory.Contains('_');
+                Assert.True(DeltaName.TryParseRelativePath(name.RelativeDirectory, out var a));
+                Assert.True(DeltaName.TryParseRelativePath(name.SuperblockRelativePath, out var b));
+                Assert.True(DeltaName.TryParseRelativePath(name.PartRelativePath(3), out var c));
+                Assert.Equal(name, a);
+                Assert.Equal(name, b);
+                Assert.Equal(name, c);
+            }
+        }
+        Assert.True(sawPlus && sawUnderscore);
+        Assert.False(DeltaName.TryParseRelativePath("deltas/ab/short", out _));
+        Assert.False(DeltaName.TryParseRelativePath("deltas/ab/" + new string('A', 41) + "/stats.json", out _));
+        Assert.False(DeltaName.TryParseRelativePath("objects/ab/" + new string('A', 41), out _));
+    }
 }

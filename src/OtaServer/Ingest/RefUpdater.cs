@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using OtaServer.OSTree;
 using OtaServer.Repositories;
 
@@ -18,7 +17,7 @@ internal sealed partial class RefUpdater(RepositoryMetadata metadata, ILogger<Re
 
     public async Task<RefInfo> UpdateAsync(string repoName, string repoRoot, string refName, RefUpdateRequest request, CancellationToken cancellationToken)
     {
-        if (!IsValidRefName(refName))
+        if (!ArchiveRepository.IsValidRefName(refName))
             throw new IngestException(400, "Invalid ref name",
                 $"'{refName}' is not a valid ref: use segments of letters, digits, '-', '.', '_' separated by '/', each starting with a letter, digit or '_'.");
         if (!Checksum.TryParse(request.Commit, out var commit))
@@ -79,12 +78,6 @@ internal sealed partial class RefUpdater(RepositoryMetadata metadata, ILogger<Re
     }
 
     private static string Describe(Checksum? c) => c?.ToString() ?? "(absent)";
-
-    /// <summary>ostree's ref grammar: fragments <c>[\w\d][-._\w\d]*</c> joined by '/'.</summary>
-    public static bool IsValidRefName(string name) => name.Length <= 255 && RefRegex().IsMatch(name);
-
-    [GeneratedRegex(@"^[A-Za-z0-9_][-._A-Za-z0-9]*(/[A-Za-z0-9_][-._A-Za-z0-9]*)*$", RegexOptions.CultureInvariant)]
-    private static partial Regex RefRegex();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Repository {Repo}: ref {Ref} moved from {Old} to {New}")]
     private static partial void LogRefMoved(ILogger logger, string repo, string @ref, string old, string @new);

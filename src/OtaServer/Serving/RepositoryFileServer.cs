@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Globalization;
 using System.IO.Pipelines;
 using System.Security.Cryptography;
+using OtaServer.OSTree;
 using System.Text;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
@@ -228,9 +229,9 @@ internal sealed partial class RepositoryFileServer(
 
     private void TrackSuperblock(HttpContext context, string fullPath, string path)
     {
-        var folder = path.AsSpan(7, path.Length - 7 - "/superblock".Length);
-        if (ModifiedBase64.TargetOfDeltaFolder(folder) is not { } target)
+        if (!DeltaName.TryParseRelativePath(path, out var delta))
             return;
+        var target = delta.To.ToString();
         var folderPath = fullPath[..^"superblock".Length];
         var parts = 0;
         long partBytes = 0;
@@ -247,9 +248,9 @@ internal sealed partial class RepositoryFileServer(
         var lastSlash = path.LastIndexOf('/');
         DeltaDownloadTracker.Download? download = null;
         var index = 0;
-        if (ModifiedBase64.TargetOfDeltaFolder(path.AsSpan(7, lastSlash - 7)) is { } target
+        if (DeltaName.TryParseRelativePath(path, out var delta)
             && RepositoryPathGuard.TryParsePartNumber(path.AsSpan(lastSlash + 1), out index))
-            download = deltas.PartStarting(DeltaDownloadTracker.ClientKey(context), target);
+            download = deltas.PartStarting(DeltaDownloadTracker.ClientKey(context), delta.To.ToString());
         var complete = false;
         try
         {

@@ -1,3 +1,4 @@
+using OtaServer.OSTree;
 using System.Security.Cryptography;
 using OtaServer.Serving;
 using OtaServer.Tests.Infrastructure;
@@ -26,16 +27,13 @@ internal static class ServingTestRepo
     /// <summary>The scratch delta folder of <paramref name="toChecksum"/>: <c>deltas/T[0:2]/T[2:]</c>.</summary>
     public static string ScratchDeltaFolder(string toChecksum)
     {
-        var t = ModifiedBase64.Encode(Convert.FromHexString(toChecksum));
-        return $"deltas/{t[..2]}/{t[2..]}";
+        return new DeltaName(null, Checksum.Parse(toChecksum)).RelativeDirectory;
     }
 
     /// <summary>The from→to delta folder: <c>deltas/F[0:2]/F[2:]-T</c>.</summary>
     public static string DeltaFolder(string fromChecksum, string toChecksum)
     {
-        var f = ModifiedBase64.Encode(Convert.FromHexString(fromChecksum));
-        var t = ModifiedBase64.Encode(Convert.FromHexString(toChecksum));
-        return $"deltas/{f[..2]}/{f[2..]}-{t}";
+        return new DeltaName(Checksum.Parse(fromChecksum), Checksum.Parse(toChecksum)).RelativeDirectory;
     }
 
     /// <summary>A fake delta (superblock + <paramref name="parts"/> part files) in <paramref name="folder"/>.</summary>
