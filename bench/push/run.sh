@@ -26,8 +26,9 @@ ostree pull-local --repo="$src" "$repo" bench/v1 >/dev/null
 
 now() { date +%s.%N; }
 declare -a push_times pull_times
+settle() { sync; sleep 2; }   # deleting thousands of files leaves the journal busy for a while
 for r in $(seq 1 "$rounds"); do
-  rm -rf "$work/data" "$work/dst"; sync
+  rm -rf "$work/data" "$work/dst"; settle
   start_otaserver "$work/data" "$port" "$work/server.log"
   t0=$(now)
   "$OTACTL" push --server "http://127.0.0.1:$port" --token "$BENCH_TOKEN" "$src" bench/v1 >"$work/push.out"
@@ -35,7 +36,7 @@ for r in $(seq 1 "$rounds"); do
   stop_otaserver
   push_times+=("$(echo "$t1 - $t0" | bc)")
 
-  ostree init --mode=archive --repo="$work/dst"; sync
+  ostree init --mode=archive --repo="$work/dst"; settle
   t0=$(now)
   ostree pull-local --untrusted --repo="$work/dst" "$src" bench/v1 >/dev/null
   t1=$(now)

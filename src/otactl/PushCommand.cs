@@ -63,11 +63,13 @@ internal static class PushCommand
                 "create it with 'ostree init --mode=archive' or copy the commit there with 'ostree pull-local'.");
         var commit = local.ResolveRef(refName)
             ?? (Checksum.TryParse(refName, out var c) ? c : throw Fail($"Unknown ref '{refName}' in {localPath}."));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var walk = local.WalkCommit(commit);
         if (walk.Missing.Count > 0)
             throw Fail($"Commit {commit} is incomplete in {localPath}: {walk.Missing.Count} objects are missing (first: {walk.Missing[0]}).");
         var all = walk.Present;
-        progress.Line($"Commit {commit}: {all.Count} objects");
+        progress.Line($"Commit {commit}: {all.Count} objects (walked in {clock.Elapsed.TotalSeconds:0.00} s)");
+        clock.Restart();
 
         var missing = new List<ObjectName>();
         for (var i = 0; i < all.Count; i += QueryBatch)
@@ -79,7 +81,8 @@ internal static class PushCommand
         }
 
         long totalBytes = missing.Sum(o => new FileInfo(Path.Combine(localPath, o.RelativePath)).Length);
-        progress.Line($"Uploading {missing.Count} missing objects ({totalBytes} bytes)");
+        progress.Line($"Uploading {missing.Count} missing objects ({totalBytes} bytes; asked in {clock.Elapsed.TotalSeconds:0.00} s)");
+        clock.Restart();
         if (missing.Count > 0)
         {
             // Metadata last: a reader of the staging folder never sees a commit before its tree.
@@ -92,6 +95,8 @@ internal static class PushCommand
             progress.Done();
         }
 
+        progress.Line($"Uploaded and verified in {clock.Elapsed.TotalSeconds:0.00} s");
+        clock.Restart();
         var refs = await api.GetAsync<List<RefEntry>>($"api/v1/repos/{Uri.EscapeDataString(repo)}/refs", cancellationToken);
         var expected = refs.FirstOrDefault(r => r.Name == refName)?.Commit;
         using var move = new HttpRequestMessage(HttpMethod.Put, $"api/v1/repos/{Uri.EscapeDataString(repo)}/refs/{refName}")
@@ -99,6 +104,7 @@ internal static class PushCommand
             Content = JsonContent.Create(new { commit = commit.ToString(), expected, force }),
         };
         using var __ = await api.SendAsync(move, HttpCompletionOption.ResponseContentRead, cancellationToken);
+        progress.Line($"Ref moved in {clock.Elapsed.TotalSeconds:0.00} s");
         return new PushResult(refName, commit.ToString(), all.Count, missing.Count, totalBytes);
     }
 

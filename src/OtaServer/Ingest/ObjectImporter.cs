@@ -35,13 +35,14 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
         try
         {
             var staged = new Dictionary<ObjectName, string>();
+            var stagingDirs = new HashSet<string>(StringComparer.Ordinal);
             int received = 0, present = 0, ignored = 0;
             var failures = new List<(ObjectName Name, string Reason)>();
             var verifyQueue = Channel.CreateBounded<StagedObject>(new BoundedChannelOptions(QueueCapacity) { SingleWriter = true });
             using var verifyCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             // Verification is CPU-bound and synchronous: dedicated threads, so the thread pool stays free
             // for the request body and the file writes (on 2 cores a starved pool made uploads crawl).
-            var workers = Enumerable.Range(0, Math.Max(1, Environment.ProcessorCount))
+            var workers = Enumerable.Range(0, Math.Max(4, 2 * Environment.ProcessorCount))
                 .Select(_ => Task.Factory.StartNew(() => VerifyWorker(verifyQueue.Reader, failures, verifyCts.Token),
                     CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default))
                 .ToArray();
@@ -59,20 +60,23 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                             continue;
                         }
                         received++;
+                        // Objects the repository already has are found at publication (the create-only
+                        // rename refuses them): clients ask /objects/missing first, so a stat per object
+                        // here would cost more than it saves.
                         if (staged.ContainsKey(name))
                             continue;
-                        if (File.Exists(Path.Combine(repoRoot, name.RelativePath)))
-                        {
-                            present++;
-                            continue;
-                        }
                         if (name.Type != ObjectType.File && entry.Length > MaxMetadataSize)
                         {
                             lock (failures)
                                 failures.Add((name, $"metadata object is {entry.Length} bytes, over the 10 MiB limit"));
                             break;
                         }
-                        var path = Path.Combine(staging, name.ToString());
+                        // Staged under the same two-character prefixes as objects/: creating thousands of
+                        // files in one folder serialises the writers on that folder's lock.
+                        var prefixDir = Path.Combine(staging, name.RelativePath[8..10]);
+                        if (stagingDirs.Add(prefixDir))
+                            Directory.CreateDirectory(prefixDir);
+                        var path = Path.Combine(prefixDir, name.ToString());
                         byte[]? copy = null;
                         if (entry.Length <= InMemoryLimit)
                         {
@@ -116,10 +120,13 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
 
             // Everything verified: make the objects visible, create-only.
             int created = 0;
+            var objectDirs = new HashSet<string>(StringComparer.Ordinal);
             foreach (var (name, path) in staged)
             {
                 var final = Path.Combine(repoRoot, name.RelativePath);
-                Directory.CreateDirectory(Path.GetDirectoryName(final)!);
+                var dir = Path.GetDirectoryName(final)!;
+                if (objectDirs.Add(dir))
+                    Directory.CreateDirectory(dir);
                 if (AtomicRename.TryMoveNoReplace(path, final))
                     created++;
                 else
