@@ -99,62 +99,92 @@ public static class DeltaCompiler
             .OrderBy(PathOf, StringComparer.Ordinal).ThenBy(c => c)
             .Select(c => new DeltaWorkItem(new ObjectName(c, ObjectType.File), newInfo[c], null, null)));
 
-        // 5. Encode in parallel windows, place in order, compress finished parts in the background.
+        // 5. Encode in parallel windows (the next window is encoded while the current one is placed),
+        //    place in order; each part streams its payload through xz on its own task while it fills.
         var relative = DeltaPaths.RelativeDirectory(from, to);
         var counts = new Dictionary<DeltaStrategy, int>();
         var fallbacks = new List<(Checksum Checksum, ContentInfo Info)>();
         var partTasks = new List<Task<DeltaPartHeader>>();
-        using var compressSlots = new SemaphoreSlim(threads);
+        var tables = new DeltaTables(newContent.Select(c => newInfo[c].Header));
+        using var writerSlots = new SemaphoreSlim(threads);
         using var failure = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var ct = failure.Token;
-        var part = new DeltaPartBuilder(0);
+        long queueBytes = Math.Clamp(options.MaxPartSize, 1 << 20, WindowBytes);
+        DeltaPartWriter? part = null;
+        int partCount = 0;
 
-        void StartPartCompression(DeltaPartBuilder finished)
+        async Task<DeltaPartWriter> NewPartAsync()
         {
-            partTasks.Add(Task.Run(() =>
-            {
-                try
-                {
-                    var header = finished.WriteTo(outputDirectory, options.XzPreset, ct);
-                    log?.Report($"part {header.Index}: {finished.ObjectCount} objects, {header.PayloadSize} → {header.Size} bytes");
-                    return header;
-                }
-                catch
-                {
-                    failure.Cancel();
-                    throw;
-                }
-                finally
-                {
-                    compressSlots.Release();
-                }
-            }, CancellationToken.None));
+            await writerSlots.WaitAsync(ct).ConfigureAwait(false);
+            var writer = new DeltaPartWriter(partCount++, outputDirectory, options.XzPreset, tables, queueBytes, ct);
+            partTasks.Add(Finish(writer));
+            return writer;
         }
 
+        async Task<DeltaPartHeader> Finish(DeltaPartWriter writer)
+        {
+            // Completes when the writer's task ends (after CompleteAsync, or on failure).
+            try
+            {
+                var header = await writer.Completion.ConfigureAwait(false);
+                log?.Report($"part {header.Index}: {header.Objects.Length / 33} objects, {header.PayloadSize} → {header.Size} bytes");
+                return header;
+            }
+            catch
+            {
+                await failure.CancelAsync().ConfigureAwait(false);
+                throw;
+            }
+            finally
+            {
+                writerSlots.Release();
+            }
+        }
+
+        Task<EncodedObject[]> EncodeWindowAsync(int start, int end) => Task.Run(async () =>
+        {
+            var encoded = new EncodedObject[end - start];
+            await Parallel.ForAsync(start, end, new ParallelOptions { MaxDegreeOfParallelism = threads, CancellationToken = ct },
+                (i, token) =>
+                {
+                    encoded[i - start] = DeltaObjectEncoder.Encode(repo, items[i], options, token);
+                    return ValueTask.CompletedTask;
+                }).ConfigureAwait(false);
+            return encoded;
+        }, ct);
+
+        int NextWindowEnd(int start)
+        {
+            int end = start;
+            long bytes = 0;
+            while (end < items.Count && end - start < WindowItems && (end == start || bytes < WindowBytes))
+                bytes += EstimateWork(items[end++]);
+            return end;
+        }
+
+        var openParts = new List<DeltaPartWriter>();
         try
         {
-            int next = 0;
-            while (next < items.Count)
+            int windowEnd = NextWindowEnd(0);
+            var pending = items.Count > 0 ? EncodeWindowAsync(0, windowEnd) : null;
+            while (pending is not null)
             {
-                ct.ThrowIfCancellationRequested();
-                int start = next;
-                long windowBytes = 0;
-                while (next < items.Count && next - start < WindowItems && (next == start || windowBytes < WindowBytes))
+                var encoded = await pending.ConfigureAwait(false);
+                if (windowEnd < items.Count)
                 {
-                    windowBytes += EstimateWork(items[next]);
-                    next++;
+                    int start = windowEnd;
+                    windowEnd = NextWindowEnd(start);
+                    pending = EncodeWindowAsync(start, windowEnd);
+                }
+                else
+                {
+                    pending = null;
                 }
 
-                var encoded = new EncodedObject[next - start];
-                await Parallel.ForAsync(start, next, new ParallelOptions { MaxDegreeOfParallelism = threads, CancellationToken = ct },
-                    (i, token) =>
-                    {
-                        encoded[i - start] = DeltaObjectEncoder.Encode(repo, items[i], options, token);
-                        return ValueTask.CompletedTask;
-                    }).ConfigureAwait(false);
-
-                foreach (var obj in encoded)
+                for (int i = 0; i < encoded.Length; i++)
                 {
+                    var obj = encoded[i];
+                    encoded[i] = null!; // let placed objects' bytes go once their part has compressed them
                     counts[obj.Strategy] = counts.GetValueOrDefault(obj.Strategy) + 1;
                     if (obj.Strategy == DeltaStrategy.Fallback)
                     {
@@ -162,22 +192,32 @@ public static class DeltaCompiler
                         continue;
                     }
 
-                    if (part.ObjectCount > 0 && part.SizeEstimate + obj.PlacementSize > options.MaxPartSize)
+                    if (part is not null && part.ObjectCount > 0 && part.SizeEstimate + obj.PlacementSize > options.MaxPartSize)
                     {
-                        await compressSlots.WaitAsync(ct).ConfigureAwait(false);
-                        StartPartCompression(part);
-                        part = new DeltaPartBuilder(part.Index + 1);
+                        _ = part.CompleteAsync();
+                        openParts.Remove(part);
+                        part = null;
                     }
 
-                    part.Add(obj);
+                    if (part is null)
+                    {
+                        part = await NewPartAsync().ConfigureAwait(false);
+                        openParts.Add(part);
+                    }
+
+                    await part.AddAsync(obj, ct).ConfigureAwait(false);
                 }
             }
 
-            if (part.ObjectCount > 0 || partTasks.Count == 0)
+            if (part is null)
             {
-                await compressSlots.WaitAsync(ct).ConfigureAwait(false);
-                StartPartCompression(part);
+                // A delta with no new objects in parts still has one (empty) part, as ostree writes.
+                part = await NewPartAsync().ConfigureAwait(false);
+                openParts.Add(part);
             }
+
+            _ = part.CompleteAsync();
+            openParts.Remove(part);
 
             var headers = await Task.WhenAll(partTasks).ConfigureAwait(false);
             ct.ThrowIfCancellationRequested();
@@ -225,6 +265,8 @@ public static class DeltaCompiler
         {
             // Never return while a background part is still writing into the folder.
             await failure.CancelAsync().ConfigureAwait(false);
+            foreach (var open in openParts)
+                _ = open.AbortAsync(new OperationCanceledException("Delta generation failed."));
             try
             {
                 await Task.WhenAll(partTasks).ConfigureAwait(false);
