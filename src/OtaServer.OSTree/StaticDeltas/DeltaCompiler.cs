@@ -82,7 +82,7 @@ public static class DeltaCompiler
         var similar = fromObjects is null || oldInfo.Count == 0
             ? []
             : FindSimilar(toObjects, newContent, newInfo, fromObjects, oldInfo);
-        log?.Report($"{similar.Count} new files have a similar old file");
+        log?.Report($"{similar.Count} new files have a similar old file ({stopwatch.Elapsed.TotalSeconds:F1} s)");
 
         // 4. Deterministic object order: metadata, diff candidates, then plain regular files grouped
         //    by extension and path (similar content next to each other compresses better), then symlinks.
@@ -102,6 +102,7 @@ public static class DeltaCompiler
         // 5. Encode in parallel windows (the next window is encoded while the current one is placed),
         //    place in order; each part streams its payload through xz on its own task while it fills.
         var relative = DeltaPaths.RelativeDirectory(from, to);
+        var encodeTicks = new long[Enum.GetValues<DeltaStrategy>().Length];
         var counts = new Dictionary<DeltaStrategy, int>();
         var fallbacks = new List<(Checksum Checksum, ContentInfo Info)>();
         var partTasks = new List<Task<DeltaPartHeader>>();
@@ -127,7 +128,7 @@ public static class DeltaCompiler
             try
             {
                 var header = await writer.Completion.ConfigureAwait(false);
-                log?.Report($"part {header.Index}: {header.Objects.Length / 33} objects, {header.PayloadSize} → {header.Size} bytes");
+                log?.Report($"part {header.Index}: {header.Objects.Length / 33} objects, {header.PayloadSize} → {header.Size} bytes (done at {stopwatch.Elapsed.TotalSeconds:F1} s)");
                 return header;
             }
             catch
@@ -147,7 +148,13 @@ public static class DeltaCompiler
             await Parallel.ForAsync(start, end, new ParallelOptions { MaxDegreeOfParallelism = threads, CancellationToken = ct },
                 (i, token) =>
                 {
-                    encoded[i - start] = DeltaObjectEncoder.Encode(repo, items[i], options, token);
+                    long t0 = Stopwatch.GetTimestamp();
+                    var obj = DeltaObjectEncoder.Encode(repo, items[i], options, token);
+                    long spent = Stopwatch.GetTimestamp() - t0;
+                    Interlocked.Add(ref encodeTicks[(int)obj.Strategy], spent);
+                    if (spent > Stopwatch.Frequency / 5)
+                        log?.Report($"slow object {toObjects.Content.GetValueOrDefault(items[i].Name.Checksum)?[0]} ({items[i].Info?.Size} bytes, {obj.Strategy}): {spent / (double)Stopwatch.Frequency:F2} s");
+                    encoded[i - start] = obj;
                     return ValueTask.CompletedTask;
                 }).ConfigureAwait(false);
             return encoded;
@@ -219,6 +226,9 @@ public static class DeltaCompiler
             _ = part.CompleteAsync();
             openParts.Remove(part);
 
+            log?.Report("encoding time by strategy (thread-seconds): " + string.Join(", ",
+                Enum.GetValues<DeltaStrategy>().Select(st => $"{st} {encodeTicks[(int)st] / (double)Stopwatch.Frequency:F1}")) +
+                $"; all objects placed at {stopwatch.Elapsed.TotalSeconds:F1} s");
             var headers = await Task.WhenAll(partTasks).ConfigureAwait(false);
             ct.ThrowIfCancellationRequested();
 
