@@ -27,21 +27,23 @@ run_timed() { # name, command...
   local name="$1"; shift
   /usr/bin/time -v -o "$out/$name.time" "$@" > "$out/$name.out" 2> "$out/$name.err"
   wall="$(grep 'Elapsed (wall clock)' "$out/$name.time" | awk '{print $NF}')"
+  cpu="$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.2f", s }' "$out/$name.time")"
   rss="$(grep 'Maximum resident set size' "$out/$name.time" | awk '{print $NF}')"
   echo "$name: wall $wall, peak RSS ${rss} KiB" >&2
 }
 seconds() { awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }' <<<"$1"; }
 
+load="$(cut -d' ' -f1-3 /proc/loadavg)"
 rm -rf "$out/delta-ostree" "$out/delta-ota"
 mkdir -p "$out/delta-ostree"
 run_timed ostree ostree --repo="$repo" static-delta generate --from="$from" --to="$to" --filename="$out/delta-ostree/superblock"
-ostree_wall="$(seconds "$wall")"; ostree_rss="$rss"
+ostree_wall="$(seconds "$wall")"; ostree_rss="$rss"; ostree_cpu="$cpu"
 
 ota_args=(generate --repo "$repo" --from "$from" --to "$to" --out "$out/delta-ota")
 [ -n "${THREADS:-}" ] && ota_args+=(--threads "$THREADS")
 [ -n "${XZ_PRESET:-}" ] && ota_args+=(--xz-preset "$XZ_PRESET")
 run_timed ota "${bench[@]}" "${ota_args[@]}"
-ota_wall="$(seconds "$wall")"; ota_rss="$rss"
+ota_wall="$(seconds "$wall")"; ota_rss="$rss"; ota_cpu="$cpu"
 
 ostree_m="$("${bench[@]}" measure --repo "$repo" --superblock "$out/delta-ostree/superblock")"
 ota_m="$("${bench[@]}" measure --repo "$repo" --superblock "$out/delta-ota/superblock")"
@@ -61,6 +63,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
   echo "| | ostree static-delta generate | OtaServer DeltaCompiler | ratio (ours/ostree) | target |"
   echo "|---|---|---|---|---|"
   echo "| wall time (s) | $ostree_wall | $ota_wall | $(ratio "$ota_wall" "$ostree_wall") | ≤ 0.5 |"
+  echo "| CPU time, user+sys (s) | $ostree_cpu | $ota_cpu | $(ratio "$ota_cpu" "$ostree_cpu") | |"
   echo "| peak RSS (MiB) | $((ostree_rss / 1024)) | $((ota_rss / 1024)) | $(ratio "$ota_rss" "$ostree_rss") | ≤ 1.0 |"
   echo "| download bytes | $ostree_dl | $ota_dl | $(ratio "$ota_dl" "$ostree_dl") | ≤ 1.0 |"
   echo
@@ -70,8 +73,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
   echo
   echo "ours (generator stats): $(cat "$out/ota.out")"
   echo
-  echo "ostree verbose summary: $(grep -E '^(modified|new reachable|rollsum for|bsdiff=|fallback for)' "$out/ostree.err" | grep -v '^fallback for' | tr '\n' ';')"
+  echo "ostree verbose summary: $(grep -E '^(modified|new reachable|rollsum for [0-9]+/|bsdiff=)' "$out/ostree.err" | tr '\n' ';')"
   echo "ostree fallbacks: $(grep -c '^fallback for' "$out/ostree.err" || true)"
   echo
+  echo "load average before the runs: $load"
   echo "commits: from $from to $to; machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB"
 } | tee "$out/deltas-results.md"

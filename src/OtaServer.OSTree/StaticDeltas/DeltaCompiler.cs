@@ -15,7 +15,7 @@ public static class DeltaCompiler
     private const int SimilarityPercent = 30;
 
     /// <summary>Upper bound on the bytes of work items encoded at once (memory bound of the encode stage).</summary>
-    private const long WindowBytes = 64L * 1024 * 1024;
+    private const long WindowBytes = 16L * 1024 * 1024;
 
     private const int WindowItems = 1024;
 
@@ -107,17 +107,25 @@ public static class DeltaCompiler
         var fallbacks = new List<(Checksum Checksum, ContentInfo Info)>();
         var partTasks = new List<Task<DeltaPartHeader>>();
         var tables = new DeltaTables(newContent.Select(c => newInfo[c].Header));
-        using var writerSlots = new SemaphoreSlim(threads);
+        // One block per part: parts compress in parallel, one thread each. Fixed-size blocks: one part at a
+        // time, its blocks compressed by all threads (the MT format does not depend on the thread count).
+        var xzOptions = options.XzBlockSize > 0
+            ? new XzOptions { Preset = options.XzPreset, Threads = Math.Max(2, threads), BlockSize = options.XzBlockSize }
+            : new XzOptions { Preset = options.XzPreset, Threads = 1 };
+        int lanes = options.ParallelParts;
+        using var writerSlots = new SemaphoreSlim(lanes);
         using var failure = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var ct = failure.Token;
         long queueBytes = Math.Clamp(options.MaxPartSize, 1 << 20, WindowBytes);
-        DeltaPartWriter? part = null;
+        var laneParts = new DeltaPartWriter?[lanes];
+        int lane = 0;
+        long laneRun = 0;
         int partCount = 0;
 
         async Task<DeltaPartWriter> NewPartAsync()
         {
             await writerSlots.WaitAsync(ct).ConfigureAwait(false);
-            var writer = new DeltaPartWriter(partCount++, outputDirectory, options.XzPreset, tables, queueBytes, ct);
+            var writer = new DeltaPartWriter(partCount++, outputDirectory, xzOptions, tables, queueBytes, ct);
             partTasks.Add(Finish(writer));
             return writer;
         }
@@ -199,32 +207,49 @@ public static class DeltaCompiler
                         continue;
                     }
 
+                    // Lanes: runs of about LaneRunBytes go to the open parts in turn, so that ParallelParts
+                    // parts fill and compress at the same time; each part still closes at MaxPartSize.
+                    if (laneRun >= LaneRunBytes)
+                    {
+                        lane = (lane + 1) % lanes;
+                        laneRun = 0;
+                    }
+
+                    var part = laneParts[lane];
                     if (part is not null && part.ObjectCount > 0 && part.SizeEstimate + obj.PlacementSize > options.MaxPartSize)
                     {
                         _ = part.CompleteAsync();
                         openParts.Remove(part);
-                        part = null;
+                        part = laneParts[lane] = null;
                     }
 
                     if (part is null)
                     {
-                        part = await NewPartAsync().ConfigureAwait(false);
+                        part = laneParts[lane] = await NewPartAsync().ConfigureAwait(false);
                         openParts.Add(part);
                     }
 
+                    long before = part.SizeEstimate;
                     await part.AddAsync(obj, ct).ConfigureAwait(false);
+                    laneRun += part.SizeEstimate - before;
                 }
             }
 
-            if (part is null)
+            if (partCount == 0)
             {
                 // A delta with no new objects in parts still has one (empty) part, as ostree writes.
-                part = await NewPartAsync().ConfigureAwait(false);
-                openParts.Add(part);
+                laneParts[0] = await NewPartAsync().ConfigureAwait(false);
+                openParts.Add(laneParts[0]!);
             }
 
-            _ = part.CompleteAsync();
-            openParts.Remove(part);
+            foreach (var open in laneParts)
+            {
+                if (open is not null)
+                {
+                    _ = open.CompleteAsync();
+                    openParts.Remove(open);
+                }
+            }
 
             log?.Report("encoding time by strategy (thread-seconds): " + string.Join(", ",
                 Enum.GetValues<DeltaStrategy>().Select(st => $"{st} {encodeTicks[(int)st] / (double)Stopwatch.Frequency:F1}")) +
@@ -289,6 +314,9 @@ public static class DeltaCompiler
             throw;
         }
     }
+
+    /// <summary>Bytes of payload placed in one part before the next object goes to the next open part.</summary>
+    private const long LaneRunBytes = 6_000_000;
 
     private static long EstimateWork(DeltaWorkItem item) =>
         item.Info is null ? 4096 : item.Info.Size + (item.SourceInfo?.Size ?? 0) + 512;

@@ -29,6 +29,20 @@ public sealed record DeltaOptions
     /// </summary>
     public int XzPreset { get; init; } = 6;
 
+    /// <summary>
+    /// 0 (default): each part is one xz block compressed by one thread (parts compress in parallel).
+    /// &gt; 0: parts use liblzma's multi-threaded encoder with blocks of this many bytes, so one big part
+    /// also uses several cores (each block restarts the dictionary: slightly larger output). The bytes
+    /// depend on this value, never on <see cref="Threads"/>.
+    /// </summary>
+    public long XzBlockSize { get; init; }
+
+    /// <summary>
+    /// Parts filled and compressed at the same time (runs of objects alternate between them), so that
+    /// xz, the bulk of the work, uses that many cores. Changes the bytes (unlike <see cref="Threads"/>).
+    /// </summary>
+    public int ParallelParts { get; init; } = 2;
+
     /// <summary>Worker threads for reading, diffing and compressing (bounded; at least 1).</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
 
@@ -48,6 +62,10 @@ public sealed record DeltaOptions
             throw new ArgumentOutOfRangeException(nameof(MinFallbackSize), MinFallbackSize, "The fallback threshold must be 0 (no fallbacks) or positive.");
         if (MaxBsdiffSize < 0)
             throw new ArgumentOutOfRangeException(nameof(MaxBsdiffSize), MaxBsdiffSize, "The bsdiff size limit must not be negative.");
+        if (ParallelParts is < 1 or > 64)
+            throw new ArgumentOutOfRangeException(nameof(ParallelParts), ParallelParts, "ParallelParts must be between 1 and 64.");
+        if (XzBlockSize < 0)
+            throw new ArgumentOutOfRangeException(nameof(XzBlockSize), XzBlockSize, "The xz block size must be 0 (one block per part) or positive.");
         if (XzPreset is < 0 or > 9)
             throw new ArgumentOutOfRangeException(nameof(XzPreset), XzPreset, "The xz preset must be between 0 and 9.");
     }

@@ -57,12 +57,12 @@ internal sealed class DeltaPartWriter
     private readonly Task<DeltaPartHeader> _task;
     private long _payloadLength;
 
-    public DeltaPartWriter(int index, string directory, int xzPreset, DeltaTables tables, long queueBytes, CancellationToken cancellationToken)
+    public DeltaPartWriter(int index, string directory, XzOptions xz, DeltaTables tables, long queueBytes, CancellationToken cancellationToken)
     {
         Index = index;
         _tables = tables;
         _budget = new ByteBudget(queueBytes);
-        _task = Task.Run(() => Run(directory, xzPreset, cancellationToken), CancellationToken.None);
+        _task = Task.Run(() => Run(directory, xz, cancellationToken), CancellationToken.None);
     }
 
     public int Index { get; }
@@ -111,7 +111,7 @@ internal sealed class DeltaPartWriter
         return _task;
     }
 
-    private async Task<DeltaPartHeader> Run(string directory, int xzPreset, CancellationToken ct)
+    private async Task<DeltaPartHeader> Run(string directory, XzOptions xzOptions, CancellationToken ct)
     {
         var path = Path.Combine(directory, Index.ToString(System.Globalization.CultureInfo.InvariantCulture));
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -127,7 +127,7 @@ internal sealed class DeltaPartWriter
         }
 
         Output("x"u8);
-        using (var xz = new XzPushEncoder(new XzOptions { Preset = xzPreset, Threads = 1 }, Output))
+        using (var xz = new XzPushEncoder(xzOptions, Output))
         {
             xz.Write(_tables.ModeTable);
             xz.Write(_tables.XattrTable);

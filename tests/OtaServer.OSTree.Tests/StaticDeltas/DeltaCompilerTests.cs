@@ -108,6 +108,9 @@ public sealed class DeltaCompilerTests : IDisposable
         var show = Ostree.Run($"--repo={repo}", "static-delta", "show", $"{v1}-{v2}");
         Assert.Contains($"Number of parts: {result.Parts}", show);
         Assert.Contains("Endianness: little", show);
+        var superblock = GVariant.Parse("(a{sv}tayay(a{sv}aya(say)sstayay)aya(uayttay)a(yaytt))",
+            File.ReadAllBytes(Path.Combine(repo, result.RelativePath, "superblock")));
+        Assert.Contains(superblock[6].Items, h => h[3].GetUInt64() > (ulong)options.MaxPartSize); // the 700 KB file fills a part alone
 
         var client = _dir.Combine("client");
         Ostree.Run("init", "--mode=bare-user", $"--repo={client}");

@@ -34,7 +34,7 @@ public sealed class DeltaPartWriterTests
             Literal(3, 1, 0x81A4),
         };
         var tables = new DeltaTables(objects.Select(o => o.Header!));
-        var writer = new DeltaPartWriter(3, dir.Path, 6, tables, 1 << 20, CancellationToken.None);
+        var writer = new DeltaPartWriter(3, dir.Path, new XzOptions { Preset = 6, Threads = 1 }, tables, 1 << 20, CancellationToken.None);
         foreach (var o in objects)
             await writer.AddAsync(o, CancellationToken.None);
 
