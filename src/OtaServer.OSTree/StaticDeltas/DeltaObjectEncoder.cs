@@ -27,11 +27,9 @@ internal static class DeltaObjectEncoder
         }
 
         var info = item.Info!;
-        if (IsFallback(info, options))
-            return Fallback(item.Name, info);
-
-        if (item.Source is { } source && item.SourceInfo is { } sourceInfo)
+        if (item.Source is { } source && item.SourceInfo is { } sourceInfo && info.Size <= Array.MaxLength && sourceInfo.Size <= Array.MaxLength)
         {
+            // Like ostree, a changed file is diffed whatever its size; only if no diff applies may it become a fallback.
             var target = repo.ReadContent(item.Name.Checksum, info);
             var old = repo.ReadContent(source, sourceInfo);
             ct.ThrowIfCancellationRequested();
@@ -54,6 +52,8 @@ internal static class DeltaObjectEncoder
             return Literal(item.Name, info, target);
         }
 
+        if (IsFallback(info, options))
+            return Fallback(item.Name, info);
         return Literal(item.Name, info, repo.ReadContent(item.Name.Checksum, info));
     }
 
