@@ -61,6 +61,7 @@ public sealed class DeltaCompilerTests : IDisposable
 
         TreeBuilder.Write(v2, "usr/bin/new-tool", TreeBuilder.TextBytes(70, 5_000), TreeBuilder.Executable);
         TreeBuilder.Write(v2, "var/lib/new/empty2", []);
+        TreeBuilder.Write(v2, "usr/share/big/added.img", TreeBuilder.RandomBytes(80, 1_200_000)); // no similar old file: a fallback
 
         var c1 = Ostree.Commit(repo, v1, "os/main", "v1");
         var c2 = Ostree.Commit(repo, v2, "os/main", "v2");
