@@ -1,10 +1,13 @@
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace OtaServer.OSTree;
 
-/// <summary>A SHA-256 object checksum (32 bytes). Text form is 64 lowercase hex characters.</summary>
+/// <summary>A SHA-256 object checksum (32 bytes). Text form is 64 lowercase hex characters (also in JSON).</summary>
+[JsonConverter(typeof(ChecksumJsonConverter))]
 public readonly struct Checksum : IEquatable<Checksum>, IComparable<Checksum>
 {
     public const int Size = 32;
@@ -134,4 +137,16 @@ public readonly struct Checksum : IEquatable<Checksum>, IComparable<Checksum>
     public static bool operator >=(Checksum left, Checksum right) => left.CompareTo(right) >= 0;
 
     private static string Truncate(string s) => s.Length > 80 ? s[..80] + "…" : s;
+}
+
+/// <summary>Reads and writes <see cref="Checksum"/> as a 64-character hex JSON string.</summary>
+public sealed class ChecksumJsonConverter : JsonConverter<Checksum>
+{
+    public override Checksum Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        var s = reader.GetString();
+        return Checksum.TryParse(s, out var c) ? c : throw new JsonException($"'{s}' is not a 64-character hex checksum.");
+    }
+
+    public override void Write(Utf8JsonWriter writer, Checksum value, JsonSerializerOptions options) => writer.WriteStringValue(value.ToString());
 }

@@ -31,7 +31,7 @@ public sealed class Commit
 
     public required Checksum RootDirMeta { get; init; }
 
-    public DateTimeOffset TimestampUtc => DateTimeOffset.FromUnixTimeSeconds((long)Math.Min(Timestamp, (ulong)long.MaxValue / 1000));
+    public DateTimeOffset TimestampUtc => DateTimeOffset.FromUnixTimeSeconds((long)Math.Min(Timestamp, 253402300799UL)); // clamp to year 9999
 
     /// <summary>The "version" metadata string, if present.</summary>
     public string? Version =>

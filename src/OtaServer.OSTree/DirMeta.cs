@@ -12,7 +12,7 @@ public sealed class DirMeta
     public uint Gid { get; init; }
 
     /// <summary>Full st_mode including S_IFDIR (0o040000).</summary>
-    public uint Mode { get; init; } = UnixFileMode.Directory | 0x1ED; // 0o40755
+    public uint Mode { get; init; } = PosixMode.Directory | 0x1ED; // 0o40755
 
     public IReadOnlyList<Xattr> Xattrs { get; init; } = [];
 
@@ -27,7 +27,7 @@ public sealed class DirMeta
             Mode = v[2].GetUInt32BigEndian(),
             Xattrs = Xattr.FromGVariant(v[3]),
         };
-        if (!UnixFileMode.IsDirectory(meta.Mode) || (meta.Mode & ~(UnixFileMode.TypeMask | UnixFileMode.PermissionMask)) != 0)
+        if (!PosixMode.IsDirectory(meta.Mode) || (meta.Mode & ~(PosixMode.TypeMask | PosixMode.PermissionMask)) != 0)
             throw new FormatException($"Dirmeta mode 0{Convert.ToString(meta.Mode, 8)} is not a directory mode.");
         return meta;
     }

@@ -32,16 +32,16 @@ public sealed record FileHeader
 
     public IReadOnlyList<Xattr> Xattrs { get; init; } = [];
 
-    public bool IsRegularFile => UnixFileMode.IsRegularFile(Mode);
+    public bool IsRegularFile => PosixMode.IsRegularFile(Mode);
 
-    public bool IsSymlink => UnixFileMode.IsSymlink(Mode);
+    public bool IsSymlink => PosixMode.IsSymlink(Mode);
 
     /// <summary>A regular file; <paramref name="permissions"/> are the low 12 bits (e.g. 0x1A4 = 0o644).</summary>
     public static FileHeader RegularFile(uint uid, uint gid, uint permissions, IReadOnlyList<Xattr>? xattrs = null) => new()
     {
         Uid = uid,
         Gid = gid,
-        Mode = UnixFileMode.RegularFile | (permissions & UnixFileMode.PermissionMask),
+        Mode = PosixMode.RegularFile | (permissions & PosixMode.PermissionMask),
         Xattrs = xattrs ?? [],
     };
 
@@ -50,7 +50,7 @@ public sealed record FileHeader
     {
         Uid = uid,
         Gid = gid,
-        Mode = UnixFileMode.Symlink | (permissions & UnixFileMode.PermissionMask),
+        Mode = PosixMode.Symlink | (permissions & PosixMode.PermissionMask),
         SymlinkTarget = target,
         Xattrs = xattrs ?? [],
     };

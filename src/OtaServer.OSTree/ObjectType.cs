@@ -78,8 +78,15 @@ public static class ObjectTypeExtensions
 }
 
 /// <summary>An object in a repository: its checksum and type. Text form "hex.ext".</summary>
-public readonly record struct ObjectName(Checksum Checksum, ObjectType Type)
+public readonly record struct ObjectName(Checksum Checksum, ObjectType Type) : IComparable<ObjectName>
 {
+    /// <summary>Orders by checksum, then type.</summary>
+    public int CompareTo(ObjectName other)
+    {
+        int c = Checksum.CompareTo(other.Checksum);
+        return c != 0 ? c : Type.CompareTo(other.Type);
+    }
+
     /// <summary>"objects/XX/&lt;62 hex&gt;.&lt;ext&gt;" (forward slashes).</summary>
     public string RelativePath
     {

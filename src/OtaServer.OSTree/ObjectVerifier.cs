@@ -123,7 +123,7 @@ public static class ObjectVerifier
         }
         if (!header.IsRegularFile && !header.IsSymlink)
             throw new InvalidObjectException(name, $"mode 0{Convert.ToString(header.Mode, 8)} is neither a regular file nor a symlink.");
-        if ((header.Mode & ~(UnixFileMode.TypeMask | UnixFileMode.PermissionMask)) != 0)
+        if ((header.Mode & ~(PosixMode.TypeMask | PosixMode.PermissionMask)) != 0)
             throw new InvalidObjectException(name, $"mode 0{Convert.ToString(header.Mode, 8)} has unknown bits.");
         if (header.Rdev != 0)
             throw new InvalidObjectException(name, $"rdev is {header.Rdev}, must be 0.");

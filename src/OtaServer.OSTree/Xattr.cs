@@ -30,12 +30,15 @@ public sealed class Xattr : IEquatable<Xattr>
         return new Xattr(n, value);
     }
 
-    internal const string ListTypeString = "a(ayay)";
+    /// <summary>Type of an xattr list.</summary>
+    public const string ListTypeString = "a(ayay)";
 
-    internal static GVariant ToGVariant(IReadOnlyList<Xattr> xattrs) =>
+    /// <summary>An xattr list as <c>a(ayay)</c> (order kept), e.g. for a delta part's xattr table.</summary>
+    public static GVariant ToGVariant(IReadOnlyList<Xattr> xattrs) =>
         GVariant.Array("(ayay)", xattrs.Select(x => GVariant.Tuple(GVariant.Bytes(x.Name), GVariant.Bytes(x.Value))));
 
-    internal static Xattr[] FromGVariant(GVariant list) =>
+    /// <summary>Reads an <c>a(ayay)</c> xattr list.</summary>
+    public static Xattr[] FromGVariant(GVariant list) =>
         list.Items.Select(t => new Xattr(t[0].GetBytes(), t[1].GetBytes())).ToArray();
 
     internal static bool ListEquals(IReadOnlyList<Xattr> a, IReadOnlyList<Xattr> b) => a.SequenceEqual(b);

@@ -80,4 +80,14 @@ public sealed class ChecksumTests
         Assert.True(ObjectTypeExtensions.TryParseArchiveExtension(ext, out var back));
         Assert.Equal(type, back);
     }
+
+    [Fact]
+    public void Json_UsesHexString()
+    {
+        var c = Checksum.Parse(Hex);
+        var json = System.Text.Json.JsonSerializer.Serialize(new { Commit = c, Maybe = (Checksum?)null });
+        Assert.Equal($"{{\"Commit\":\"{Hex}\",\"Maybe\":null}}", json);
+        Assert.Equal(c, System.Text.Json.JsonSerializer.Deserialize<Checksum>($"\"{Hex}\""));
+        Assert.Throws<System.Text.Json.JsonException>(() => System.Text.Json.JsonSerializer.Deserialize<Checksum>("\"xyz\""));
+    }
 }

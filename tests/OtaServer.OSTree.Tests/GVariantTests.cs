@@ -187,4 +187,17 @@ public sealed class GVariantTests
         Assert.Equal(12, GVariantType.Parse("(uuu)").FixedSize);
         Assert.Null(GVariantType.Parse("(uus)").FixedSize);
     }
+
+    [Theory]
+    [InlineData("a{sv}", true)]
+    [InlineData("(a(say)s)u", true)]
+    [InlineData("", true)]
+    [InlineData("a{vs}", false)]
+    [InlineData("(s", false)]
+    [InlineData("z", false)]
+    public void Signature_IsValidated(string sig, bool valid)
+    {
+        var bytes = System.Text.Encoding.ASCII.GetBytes(sig + "\0");
+        Assert.Equal(valid, GVariant.IsNormalForm(GVariantType.Signature, bytes));
+    }
 }

@@ -396,31 +396,8 @@ public sealed partial class GVariant
         int pos = 0;
         while (pos < s.Length)
         {
-            int end = pos;
-            if (!SkipType(s, ref end))
+            if (!GVariantType.TrySkip(s, ref pos))
                 throw new FormatException($"'{s}' is not a valid GVariant signature.");
-            pos = end;
-        }
-    }
-
-    private static bool SkipType(string s, ref int pos)
-    {
-        try
-        {
-            // Parse the longest single type starting at pos by trying prefixes in increasing length.
-            for (int len = 1; pos + len <= s.Length; len++)
-            {
-                if (GVariantType.TryParse(s.Substring(pos, len), out _))
-                {
-                    pos += len;
-                    return true;
-                }
-            }
-            return false;
-        }
-        catch (FormatException)
-        {
-            return false;
         }
     }
 

@@ -167,8 +167,54 @@ public sealed class GVariantType : IEquatable<GVariantType>
         return result;
     }
 
-    private static GVariantType Intern(string text, Func<GVariantType> create) =>
-        Cache.TryGetValue(text, out var t) ? t : Cache.GetOrAdd(text, create());
+    // Types named inside untrusted data (variants) are parsed too; stop interning past this many so hostile
+    // input cannot grow the cache without bound (uncached instances still compare equal by text).
+    private const int MaxCachedTypes = 4096;
+
+    private static GVariantType Intern(string text, Func<GVariantType> create)
+    {
+        if (Cache.TryGetValue(text, out var t))
+            return t;
+        var created = create();
+        return Cache.Count < MaxCachedTypes ? Cache.GetOrAdd(text, created) : created;
+    }
+
+    /// <summary>Syntax check of one complete type starting at <paramref name="pos"/> without creating types.</summary>
+    internal static bool TrySkip(string s, ref int pos, int depth = 0)
+    {
+        if (depth > 64 || pos >= s.Length)
+            return false;
+        char c = s[pos++];
+        switch (c)
+        {
+            case 'y' or 'b' or 'n' or 'q' or 'i' or 'u' or 'h' or 'x' or 't' or 'd' or 's' or 'o' or 'g' or 'v':
+                return true;
+            case 'a' or 'm':
+                return TrySkip(s, ref pos, depth + 1);
+            case '(':
+                while (pos < s.Length && s[pos] != ')')
+                {
+                    if (!TrySkip(s, ref pos, depth + 1))
+                        return false;
+                }
+                if (pos >= s.Length)
+                    return false;
+                pos++;
+                return true;
+            case '{':
+                if (pos >= s.Length || !IsBasicChar(s[pos]))
+                    return false;
+                pos++;
+                if (!TrySkip(s, ref pos, depth + 1) || pos >= s.Length || s[pos] != '}')
+                    return false;
+                pos++;
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private static bool IsBasicChar(char c) => c is 'y' or 'b' or 'n' or 'q' or 'i' or 'u' or 'h' or 'x' or 't' or 'd' or 's' or 'o' or 'g';
 
     private int ComputeAlignment() => Kind switch
     {

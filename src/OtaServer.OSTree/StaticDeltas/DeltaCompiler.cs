@@ -24,11 +24,25 @@ public static class DeltaCompiler
 
     /// <summary>
     /// Generates the delta <paramref name="from"/> → <paramref name="to"/> (from scratch when
-    /// <paramref name="from"/> is null) of the archive repository at <paramref name="repositoryRoot"/>
+    /// <paramref name="from"/> is null) of the archive repository <paramref name="repository"/>
     /// into <paramref name="outputDirectory"/> (created if missing; must not already hold a delta).
     /// The host moves that folder to <c>&lt;repo&gt;/&lt;<see cref="DeltaResult.RelativePath"/>&gt;</c>.
     /// On failure or cancellation, partial files may remain in <paramref name="outputDirectory"/>: delete it.
     /// </summary>
+    public static Task<DeltaResult> GenerateAsync(
+        ArchiveRepository repository,
+        Checksum? from,
+        Checksum to,
+        string outputDirectory,
+        DeltaOptions? options = null,
+        IProgress<string>? log = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(repository);
+        return GenerateAsync(repository.Root, from, to, outputDirectory, options, log, cancellationToken);
+    }
+
+    /// <inheritdoc cref="GenerateAsync(ArchiveRepository, Checksum?, Checksum, string, DeltaOptions?, IProgress{string}?, CancellationToken)"/>
     public static async Task<DeltaResult> GenerateAsync(
         string repositoryRoot,
         Checksum? from,
@@ -101,7 +115,7 @@ public static class DeltaCompiler
 
         // 5. Encode in parallel windows (the next window is encoded while the current one is placed),
         //    place in order; each part streams its payload through xz on its own task while it fills.
-        var relative = DeltaPaths.RelativeDirectory(from, to);
+        var relative = new DeltaName(from, to).RelativeDirectory;
         var encodeTicks = new long[Enum.GetValues<DeltaStrategy>().Length];
         var counts = new Dictionary<DeltaStrategy, int>();
         var fallbacks = new List<(Checksum Checksum, ContentInfo Info)>();
@@ -436,7 +450,7 @@ public static class DeltaCompiler
         };
         if (commitMeta is not null)
         {
-            metadata.Add(KeyValuePair.Create(DeltaPaths.MetadataKey(from, to, "commitmeta"),
+            metadata.Add(KeyValuePair.Create(new DeltaName(from, to).CommitMetaKey,
                 GVariant.FromSerialized(GVariantType.VarDict, commitMeta)));
         }
 

@@ -93,7 +93,7 @@ public enum DeltaStrategy
 /// <summary>What <see cref="DeltaCompiler.GenerateAsync"/> wrote.</summary>
 public sealed record DeltaResult
 {
-    /// <summary>The delta's folder relative to the repository root, e.g. <c>deltas/OS/qC3o…-SbR2…</c> (see <see cref="DeltaPaths"/>).</summary>
+    /// <summary>The delta's folder relative to the repository root, e.g. <c>deltas/OS/qC3o…-SbR2…</c> (<see cref="DeltaName.RelativeDirectory"/>).</summary>
     public required string RelativePath { get; init; }
 
     public required Checksum? From { get; init; }

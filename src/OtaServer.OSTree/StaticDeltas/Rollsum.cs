@@ -23,13 +23,33 @@ public static class Rollsum
         var chunks = new List<RollsumChunk>((data.Length / 8192) + 1);
         var start = 0;
         var rollsumEnd = false;
+
+        // libostree rescans from every chunk start. After WindowSize - 1 bytes the rolling state is a
+        // function of the last 64 bytes only (plus a constant common to all restarts), so a rescan can
+        // only differ from the previous scan within its first WindowSize - 1 bytes: when a boundary
+        // was found beyond the 32 KiB cap, remember it and only re-check that prefix. Same chunks as
+        // the literal algorithm, without quadratic rescans of long boundary-free regions.
+        var knownBoundary = -1;
         while (start < data.Length)
         {
             var remaining = data.Length - start;
             int length;
             if (!rollsumEnd)
             {
-                length = FindBoundary(data[start..]);
+                if (knownBoundary - start > WindowSize - 1)
+                {
+                    length = FindBoundary(data.Slice(start, WindowSize - 1));
+                    if (length == 0)
+                    {
+                        length = knownBoundary - start;
+                    }
+                }
+                else
+                {
+                    length = FindBoundary(data[start..]);
+                }
+
+                knownBoundary = -1;
                 if (length == 0)
                 {
                     rollsumEnd = true;
@@ -37,6 +57,7 @@ public static class Rollsum
                 }
                 else if (length > MaxChunkSize)
                 {
+                    knownBoundary = start + length;
                     length = MaxChunkSize;
                 }
             }

@@ -376,7 +376,7 @@ public static class XzDecompressor
 {
     public static byte[] Decompress(ReadOnlySpan<byte> xz)
     {
-        using var output = new MemoryStream(Math.Max(64, xz.Length * 3));
+        using var output = new MemoryStream((int)Math.Clamp(xz.Length * 3L, 64, 1L << 28));
         Decompress(xz, output);
         return output.ToArray();
     }

@@ -14,7 +14,7 @@ public sealed class BsDiffTests
     }
 
     private static int CompressedSize(byte[] data) =>
-        XzCompressor.Compress(data, new XzOptions { Threads = 1, Preset = 6 }).Length;
+        XzCompressor.Compress(data, new XzOptions { Threads = 1, Preset = 1 }).Length;
 
     internal static byte[] EditedCopy(byte[] source, Random random, int edits)
     {

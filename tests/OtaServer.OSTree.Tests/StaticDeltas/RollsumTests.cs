@@ -153,3 +153,97 @@ public sealed class RollsumTests
         Assert.False(result.IsWorthUsing);
     }
 }
+
+public sealed class StaticDeltaAlgorithmConcurrencyTests
+{
+    [Fact]
+    public void AlgorithmsRunConcurrentlyWithIdenticalResults()
+    {
+        var random = new Random(21);
+        var oldData = new byte[300_000];
+        random.NextBytes(oldData);
+        var newData = BsDiffTests.EditedCopy(oldData, random, 10);
+        var options = new XzOptions { Threads = 1, Preset = 2 };
+
+        var expectedPatch = BsDiff.CreatePatch(oldData, newData);
+        var expectedXz = XzCompressor.Compress(newData, options);
+        var expectedRegions = RollsumMatcher.Match(oldData, newData).Regions;
+
+        Parallel.For(0, 8, _ =>
+        {
+            Assert.Equal(expectedPatch, BsDiff.CreatePatch(oldData, newData));
+            Assert.Equal(expectedXz, XzCompressor.Compress(newData, options));
+            Assert.Equal(expectedRegions, RollsumMatcher.Match(oldData, newData).Regions);
+        });
+    }
+}
+
+public sealed class RollsumEquivalenceTests
+{
+    // libostree's rollsum_chunks_crc32 transcribed literally (full rescan from every chunk start).
+    private static List<(long Offset, int Length)> LiteralChunks(byte[] data)
+    {
+        var result = new List<(long, int)>();
+        var start = 0;
+        var end = false;
+        while (start < data.Length)
+        {
+            var remaining = data.Length - start;
+            int offset;
+            if (!end)
+            {
+                offset = Rollsum.FindBoundary(data.AsSpan(start));
+                if (offset == 0)
+                {
+                    end = true;
+                    offset = Math.Min(Rollsum.MaxChunkSize, remaining);
+                }
+                else if (offset > Rollsum.MaxChunkSize)
+                {
+                    offset = Rollsum.MaxChunkSize;
+                }
+            }
+            else
+            {
+                offset = Math.Min(Rollsum.MaxChunkSize, remaining);
+            }
+
+            result.Add((start, offset));
+            start += offset;
+        }
+
+        return result;
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void ChunkingEqualsTheLiteralLibostreeLoopOnSparseBoundaryData(int seed)
+    {
+        // Mostly zeros (no boundaries) with random islands: boundaries far apart, forcing 32 KiB cuts
+        // followed by rescans — the case the prefix-only rescan optimises.
+        var random = new Random(seed);
+        var data = new byte[3_000_000];
+        for (var island = 0; island < 40; island++)
+        {
+            var at = random.Next(data.Length - 5000);
+            random.NextBytes(data.AsSpan(at, random.Next(1, seed == 3 ? 70 : 5000)));
+        }
+
+        var expected = LiteralChunks(data);
+        var capped = Enumerable.Range(0, expected.Count - 1)
+            .Count(i => expected[i].Length == Rollsum.MaxChunkSize && expected[i + 1].Length < Rollsum.MaxChunkSize);
+        Assert.True(capped > 0, "the data must contain boundaries more than 32 KiB apart");
+        var actual = Rollsum.Chunk(data).Select(c => (c.Offset, c.Length)).ToList();
+        Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public void ChunkingEqualsTheLiteralLoopOnTextLikeData()
+    {
+        var data = XzTests.TextLikeData(1_000_000, 17);
+        Assert.Equal(LiteralChunks(data), Rollsum.Chunk(data).Select(c => (c.Offset, c.Length)).ToList());
+    }
+}

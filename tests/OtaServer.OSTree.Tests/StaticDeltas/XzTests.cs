@@ -51,7 +51,7 @@ public sealed class XzTests
     [InlineData(2, XzCheck.Crc32)]
     public void CompressedOutputIsDecodedByTheXzCli(int threads, XzCheck check)
     {
-        var data = TextLikeData(3_000_000, 1);
+        var data = TextLikeData(1_200_000, 1);
         var compressed = XzCompressor.Compress(data, new XzOptions { Threads = threads, Check = check, Preset = 6 });
 
         Assert.Equal(XzMagic, compressed[..6]);
@@ -106,7 +106,7 @@ public sealed class XzTests
     [Fact]
     public void DecoderReadsXzCliOutput()
     {
-        var data = TextLikeData(1_500_000, 4);
+        var data = TextLikeData(600_000, 4);
         var cli = RunXz(data, "-6", "-c", "--check=sha256");
         Assert.Equal(data, XzDecompressor.Decompress(cli));
 
@@ -131,7 +131,7 @@ public sealed class XzTests
     [Fact]
     public async Task StreamingCompressionMatchesBufferCompression()
     {
-        var data = TextLikeData(2_500_000, 5);
+        var data = TextLikeData(1_000_000, 5);
         var options = new XzOptions { Threads = 1, Preset = 3 };
         using var viaStream = new MemoryStream();
         XzCompressor.Compress(new MemoryStream(data), viaStream, options);

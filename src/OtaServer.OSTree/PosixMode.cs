@@ -1,7 +1,7 @@
 namespace OtaServer.OSTree;
 
 /// <summary>POSIX st_mode bits used by OSTree objects.</summary>
-public static class UnixFileMode
+public static class PosixMode
 {
     public const uint TypeMask = 0xF000;      // S_IFMT 0o170000
     public const uint Directory = 0x4000;     // S_IFDIR 0o040000
