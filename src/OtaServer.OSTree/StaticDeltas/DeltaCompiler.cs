@@ -150,7 +150,8 @@ public static class DeltaCompiler
             try
             {
                 var header = await writer.Completion.ConfigureAwait(false);
-                log?.Report($"part {header.Index}: {header.Objects.Length / 33} objects, {header.PayloadSize} → {header.Size} bytes (done at {stopwatch.Elapsed.TotalSeconds:F1} s)");
+                log?.Report($"part {header.Index}: {header.Objects.Length / 33} objects, {header.PayloadSize} → {header.Size} bytes (done at {stopwatch.Elapsed.TotalSeconds:F1} s; " +
+                    $"waited {writer.WaitTicks / (double)Stopwatch.Frequency:F1} s, compressed {writer.CompressTicks / (double)Stopwatch.Frequency:F1} s)");
                 return header;
             }
             catch

@@ -69,6 +69,11 @@ internal sealed class DeltaPartWriter
 
     public int ObjectCount => _objects.Count;
 
+    /// <summary>Time the writer spent waiting for bytes / compressing them (diagnostics).</summary>
+    public long WaitTicks { get; private set; }
+
+    public long CompressTicks { get; private set; }
+
     public long USize { get; private set; }
 
     /// <summary>ostree's size estimate of a part under construction: payload + operations.</summary>
@@ -133,11 +138,16 @@ internal sealed class DeltaPartWriter
             xz.Write(_tables.XattrTable);
             try
             {
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
                 await foreach (var segment in _queue.Reader.ReadAllAsync(ct).ConfigureAwait(false))
                 {
+                    long t1 = System.Diagnostics.Stopwatch.GetTimestamp();
+                    WaitTicks += t1 - t0;
                     xz.Write(segment.Span);
                     written += segment.Length;
                     _budget.Release(segment.Length);
+                    t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                    CompressTicks += t0 - t1;
                 }
             }
             finally
