@@ -134,6 +134,7 @@ public static class DeltaCompiler
         var laneParts = new DeltaPartWriter?[lanes];
         int lane = 0;
         long laneRun = 0;
+        var laneBytes = new long[lanes];
         int partCount = 0;
 
         async Task<DeltaPartWriter> NewPartAsync()
@@ -226,7 +227,13 @@ public static class DeltaCompiler
                     // parts fill and compress at the same time; each part still closes at MaxPartSize.
                     if (laneRun >= LaneRunBytes)
                     {
-                        lane = (lane + 1) % lanes;
+                        // Next run to the lane with the least payload so far: the parts finish together.
+                        for (int l = 0; l < lanes; l++)
+                        {
+                            if (laneBytes[l] < laneBytes[lane])
+                                lane = l;
+                        }
+
                         laneRun = 0;
                     }
 
@@ -247,6 +254,7 @@ public static class DeltaCompiler
                     long before = part.SizeEstimate;
                     await part.AddAsync(obj, ct).ConfigureAwait(false);
                     laneRun += part.SizeEstimate - before;
+                    laneBytes[lane] += part.SizeEstimate - before;
                 }
             }
 
