@@ -194,10 +194,11 @@ public static class DeltaCompiler
         }
 
         var openParts = new List<DeltaPartWriter>();
+        Task<EncodedObject[]>? pending = null;
         try
         {
             int windowEnd = NextWindowEnd(0);
-            var pending = items.Count > 0 ? EncodeWindowAsync(0, windowEnd) : null;
+            pending = items.Count > 0 ? EncodeWindowAsync(0, windowEnd) : null;
             while (pending is not null)
             {
                 var encoded = await pending.ConfigureAwait(false);
@@ -327,7 +328,7 @@ public static class DeltaCompiler
                 _ = open.AbortAsync(new OperationCanceledException("Delta generation failed."));
             try
             {
-                await Task.WhenAll(partTasks).ConfigureAwait(false);
+                await Task.WhenAll(pending is null ? partTasks : [.. partTasks, pending]).ConfigureAwait(false);
             }
             catch (Exception)
             {

@@ -121,12 +121,15 @@ public sealed class DeltaCompilerTests : IDisposable
         CheckoutAndCompare(client, v2, treeV2);
     }
 
-    [Fact]
-    public async Task FromScratchDeltaIsAppliedIntoAnEmptyClient()
+    [Theory]
+    [InlineData(2, 0)]          // defaults: two lanes, one xz block per part
+    [InlineData(1, 100_000)]    // one lane, multi-block (multi-threaded) xz parts
+    public async Task FromScratchDeltaIsAppliedIntoAnEmptyClient(int parallelParts, long xzBlockSize)
     {
         var (repo, _, v2, _, treeV2) = BuildRepo();
 
-        var result = await GenerateIntoRepoAsync(repo, null, v2, SmallOptions with { MinFallbackSize = 0 });
+        var result = await GenerateIntoRepoAsync(repo, null, v2,
+            SmallOptions with { MinFallbackSize = 0, ParallelParts = parallelParts, XzBlockSize = xzBlockSize });
 
         Assert.Equal(0, result.RollsumCount + result.BsdiffCount);
         Assert.StartsWith("deltas/" + v2.ToMb64()[..2] + "/" + v2.ToMb64()[2..], result.RelativePath);
@@ -200,6 +203,29 @@ public sealed class DeltaCompilerTests : IDisposable
         Ostree.Run($"--repo={client}", "pull-local", repo, v1.ToString());
         Ostree.Run($"--repo={client}", "static-delta", "apply-offline", Path.Combine(repo, result.RelativePath, "superblock"));
         Ostree.Run($"--repo={client}", "fsck");
+    }
+
+    /// <summary>Cancels synchronously from inside the compiler's progress report.</summary>
+    private sealed class CancelOn(string text, CancellationTokenSource cts) : IProgress<string>
+    {
+        public void Report(string value)
+        {
+            if (value.Contains(text, StringComparison.Ordinal))
+                cts.Cancel();
+        }
+    }
+
+    [Fact]
+    public async Task GenerationCancelledWhileRunningStopsAndWritesNoSuperblock()
+    {
+        var (repo, v1, v2, _, _) = BuildRepo();
+        using var cts = new CancellationTokenSource();
+        var output = _dir.Combine("cancelled");
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            DeltaCompiler.GenerateAsync(repo, v1, v2, output, SmallOptions, new CancelOn("similar old file", cts), cts.Token));
+
+        Assert.False(File.Exists(Path.Combine(output, "superblock")));
     }
 
     [Fact]
