@@ -64,6 +64,19 @@ rm -rf "$repo/$rel"; mkdir -p "$(dirname "$repo/$rel")"; cp -a "$out/delta-ota" 
 ostree --repo="$repo" static-delta show "$from-$to" > "$out/ota-show.txt"
 rm -rf "$repo/$rel"
 
+# The real client applies a self-contained version of our delta (fallbacks need HTTP) and fsck passes.
+if [ "${VERIFY:-1}" = 1 ]; then
+  v="$out/verify"; rm -rf "$v"; mkdir -p "$v"
+  "${bench[@]}" generate --repo "$repo" --from "$from" --to "$to" --out "$v/delta" --min-fallback-size 0 > /dev/null 2>&1
+  ostree init --mode=bare-user --repo="$v/client"
+  ostree --repo="$v/client" pull-local "$repo" "$from" > /dev/null
+  ostree --repo="$v/client" static-delta apply-offline "$v/delta/superblock"
+  verified="$(ostree --repo="$v/client" fsck 2>&1 | tail -1)"
+  rm -rf "$v"
+else
+  verified="skipped (VERIFY=0)"
+fi
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 {
   echo "| | ostree static-delta generate | OtaServer DeltaCompiler | ratio (ours/ostree) | target |"
@@ -80,6 +93,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
   echo "ours (generator stats): $(cat "$out/ota.out")"
   echo
   echo "ostree verbose summary: $(grep -E '^(modified|new reachable|rollsum for [0-9]+/|bsdiff=)' "$out/ostree.err" | tr '\n' ';')"
+  echo "client check (apply-offline of the self-contained delta into a bare-user repo holding v1, then fsck): $verified"
+  echo
   echo "ostree fallbacks: $(grep -c '^fallback for' "$out/ostree.err" || true)"
   echo
   echo "load average before the runs: $load; priority: nice ${BENCH_NICE:--15}"

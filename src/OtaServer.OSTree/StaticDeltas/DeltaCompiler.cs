@@ -140,7 +140,8 @@ public static class DeltaCompiler
         async Task<DeltaPartWriter> NewPartAsync()
         {
             await writerSlots.WaitAsync(ct).ConfigureAwait(false);
-            var writer = new DeltaPartWriter(partCount++, outputDirectory, xzOptions, tables, queueBytes, ct);
+            var writer = new DeltaPartWriter(partCount++, outputDirectory, xzOptions, tables, queueBytes, ct,
+                new XzTuning(options.XzNiceLength, options.XzDepth));
             partTasks.Add(Finish(writer));
             return writer;
         }

@@ -55,10 +55,12 @@ internal sealed class DeltaPartWriter
     private readonly Channel<ReadOnlyMemory<byte>> _queue = Channel.CreateUnbounded<ReadOnlyMemory<byte>>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly ByteBudget _budget;
     private readonly Task<DeltaPartHeader> _task;
+    private readonly XzTuning _tuning;
     private long _payloadLength;
 
-    public DeltaPartWriter(int index, string directory, XzOptions xz, DeltaTables tables, long queueBytes, CancellationToken cancellationToken)
+    public DeltaPartWriter(int index, string directory, XzOptions xz, DeltaTables tables, long queueBytes, CancellationToken cancellationToken, XzTuning tuning = default)
     {
+        _tuning = tuning;
         Index = index;
         _tables = tables;
         _budget = new ByteBudget(queueBytes);
@@ -132,7 +134,7 @@ internal sealed class DeltaPartWriter
         }
 
         Output("x"u8);
-        using (var xz = new XzPushEncoder(xzOptions, Output))
+        using (var xz = new XzPushEncoder(xzOptions, Output, _tuning))
         {
             xz.Write(_tables.ModeTable);
             xz.Write(_tables.XattrTable);
