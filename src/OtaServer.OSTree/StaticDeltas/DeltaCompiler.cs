@@ -341,7 +341,7 @@ public static class DeltaCompiler
     }
 
     /// <summary>Bytes of payload placed in one part before the next object goes to the next open part.</summary>
-    private const long LaneRunBytes = 6_000_000;
+    private const long LaneRunBytes = 3_000_000;
 
     private static long EstimateWork(DeltaWorkItem item) =>
         item.Info is null ? 4096 : item.Info.Size + (item.SourceInfo?.Size ?? 0) + 512;
