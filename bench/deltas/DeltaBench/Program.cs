@@ -19,6 +19,9 @@ switch (command)
         {
             Threads = opts.TryGetValue("threads", out var t) ? int.Parse(t, inv) : Environment.ProcessorCount,
             XzPreset = opts.TryGetValue("xz-preset", out var p) ? int.Parse(p, inv) : DeltaOptions.Default.XzPreset,
+            XzNiceLength = opts.TryGetValue("xz-nice", out var nl) ? int.Parse(nl, inv) : DeltaOptions.Default.XzNiceLength,
+            XzDepth = opts.TryGetValue("xz-depth", out var dp) ? int.Parse(dp, inv) : DeltaOptions.Default.XzDepth,
+            XzBlockSize = opts.TryGetValue("xz-block-size", out var bs) ? long.Parse(bs, inv) : DeltaOptions.Default.XzBlockSize,
             MaxPartSize = opts.TryGetValue("max-part-size", out var m) ? long.Parse(m, inv) : DeltaOptions.Default.MaxPartSize,
             MinFallbackSize = opts.TryGetValue("min-fallback-size", out var f) ? long.Parse(f, inv) : DeltaOptions.Default.MinFallbackSize,
         };

@@ -15,7 +15,7 @@ public static class DeltaCompiler
     private const int SimilarityPercent = 30;
 
     /// <summary>Upper bound on the bytes of work items encoded at once (memory bound of the encode stage).</summary>
-    private const long WindowBytes = 64L * 1024 * 1024;
+    private const long WindowBytes = 16L * 1024 * 1024;
 
     private const int WindowItems = 1024;
 
@@ -24,11 +24,25 @@ public static class DeltaCompiler
 
     /// <summary>
     /// Generates the delta <paramref name="from"/> → <paramref name="to"/> (from scratch when
-    /// <paramref name="from"/> is null) of the archive repository at <paramref name="repositoryRoot"/>
+    /// <paramref name="from"/> is null) of the archive repository <paramref name="repository"/>
     /// into <paramref name="outputDirectory"/> (created if missing; must not already hold a delta).
     /// The host moves that folder to <c>&lt;repo&gt;/&lt;<see cref="DeltaResult.RelativePath"/>&gt;</c>.
     /// On failure or cancellation, partial files may remain in <paramref name="outputDirectory"/>: delete it.
     /// </summary>
+    public static Task<DeltaResult> GenerateAsync(
+        ArchiveRepository repository,
+        Checksum? from,
+        Checksum to,
+        string outputDirectory,
+        DeltaOptions? options = null,
+        IProgress<string>? log = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(repository);
+        return GenerateAsync(repository.Root, from, to, outputDirectory, options, log, cancellationToken);
+    }
+
+    /// <inheritdoc cref="GenerateAsync(ArchiveRepository, Checksum?, Checksum, string, DeltaOptions?, IProgress{string}?, CancellationToken)"/>
     public static async Task<DeltaResult> GenerateAsync(
         string repositoryRoot,
         Checksum? from,
@@ -82,7 +96,7 @@ public static class DeltaCompiler
         var similar = fromObjects is null || oldInfo.Count == 0
             ? []
             : FindSimilar(toObjects, newContent, newInfo, fromObjects, oldInfo);
-        log?.Report($"{similar.Count} new files have a similar old file");
+        log?.Report($"{similar.Count} new files have a similar old file ({stopwatch.Elapsed.TotalSeconds:F1} s)");
 
         // 4. Deterministic object order: metadata, diff candidates, then plain regular files grouped
         //    by extension and path (similar content next to each other compresses better), then symlinks.
@@ -99,62 +113,111 @@ public static class DeltaCompiler
             .OrderBy(PathOf, StringComparer.Ordinal).ThenBy(c => c)
             .Select(c => new DeltaWorkItem(new ObjectName(c, ObjectType.File), newInfo[c], null, null)));
 
-        // 5. Encode in parallel windows, place in order, compress finished parts in the background.
-        var relative = DeltaPaths.RelativeDirectory(from, to);
+        // 5. Encode in parallel windows (the next window is encoded while the current one is placed),
+        //    place in order; each part streams its payload through xz on its own task while it fills.
+        var relative = new DeltaName(from, to).RelativeDirectory;
+        var encodeTicks = new long[Enum.GetValues<DeltaStrategy>().Length];
         var counts = new Dictionary<DeltaStrategy, int>();
         var fallbacks = new List<(Checksum Checksum, ContentInfo Info)>();
         var partTasks = new List<Task<DeltaPartHeader>>();
-        using var compressSlots = new SemaphoreSlim(threads);
+        var tables = new DeltaTables(newContent.Select(c => newInfo[c].Header));
+        // One block per part: parts compress in parallel, one thread each. Fixed-size blocks: one part at a
+        // time, its blocks compressed by all threads (the MT format does not depend on the thread count).
+        var xzOptions = options.XzBlockSize > 0
+            ? new XzOptions { Preset = options.XzPreset, Threads = Math.Max(2, threads), BlockSize = options.XzBlockSize }
+            : new XzOptions { Preset = options.XzPreset, Threads = 1 };
+        int lanes = options.ParallelParts;
+        using var writerSlots = new SemaphoreSlim(lanes);
         using var failure = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var ct = failure.Token;
-        var part = new DeltaPartBuilder(0);
+        long queueBytes = Math.Clamp(options.MaxPartSize, 1 << 20, WindowBytes);
+        var laneParts = new DeltaPartWriter?[lanes];
+        int lane = 0;
+        long laneRun = 0;
+        var laneBytes = new long[lanes];
+        int partCount = 0;
 
-        void StartPartCompression(DeltaPartBuilder finished)
+        async Task<DeltaPartWriter> NewPartAsync()
         {
-            partTasks.Add(Task.Run(() =>
-            {
-                try
-                {
-                    var header = finished.WriteTo(outputDirectory, options.XzPreset, ct);
-                    log?.Report($"part {header.Index}: {finished.ObjectCount} objects, {header.PayloadSize} → {header.Size} bytes");
-                    return header;
-                }
-                catch
-                {
-                    failure.Cancel();
-                    throw;
-                }
-                finally
-                {
-                    compressSlots.Release();
-                }
-            }, CancellationToken.None));
+            await writerSlots.WaitAsync(ct).ConfigureAwait(false);
+            var writer = new DeltaPartWriter(partCount++, outputDirectory, xzOptions, tables, queueBytes, ct,
+                new XzTuning(options.XzNiceLength, options.XzDepth));
+            partTasks.Add(Finish(writer));
+            return writer;
         }
 
+        async Task<DeltaPartHeader> Finish(DeltaPartWriter writer)
+        {
+            // Completes when the writer's task ends (after CompleteAsync, or on failure).
+            try
+            {
+                var header = await writer.Completion.ConfigureAwait(false);
+                log?.Report($"part {header.Index}: {header.Objects.Length / 33} objects, {header.PayloadSize} → {header.Size} bytes (done at {stopwatch.Elapsed.TotalSeconds:F1} s; " +
+                    $"waited {writer.WaitTicks / (double)Stopwatch.Frequency:F1} s, compressed {writer.CompressTicks / (double)Stopwatch.Frequency:F1} s)");
+                return header;
+            }
+            catch
+            {
+                await failure.CancelAsync().ConfigureAwait(false);
+                throw;
+            }
+            finally
+            {
+                writerSlots.Release();
+            }
+        }
+
+        Task<EncodedObject[]> EncodeWindowAsync(int start, int end) => Task.Run(async () =>
+        {
+            var encoded = new EncodedObject[end - start];
+            await Parallel.ForAsync(start, end, new ParallelOptions { MaxDegreeOfParallelism = threads, CancellationToken = ct },
+                (i, token) =>
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    var obj = DeltaObjectEncoder.Encode(repo, items[i], options, token);
+                    long spent = Stopwatch.GetTimestamp() - t0;
+                    Interlocked.Add(ref encodeTicks[(int)obj.Strategy], spent);
+                    if (spent > Stopwatch.Frequency / 5)
+                        log?.Report($"slow object {toObjects.Content.GetValueOrDefault(items[i].Name.Checksum)?[0]} ({items[i].Info?.Size} bytes, {obj.Strategy}): {spent / (double)Stopwatch.Frequency:F2} s");
+                    encoded[i - start] = obj;
+                    return ValueTask.CompletedTask;
+                }).ConfigureAwait(false);
+            return encoded;
+        }, ct);
+
+        int NextWindowEnd(int start)
+        {
+            int end = start;
+            long bytes = 0;
+            while (end < items.Count && end - start < WindowItems && (end == start || bytes < WindowBytes))
+                bytes += EstimateWork(items[end++]);
+            return end;
+        }
+
+        var openParts = new List<DeltaPartWriter>();
+        Task<EncodedObject[]>? pending = null;
         try
         {
-            int next = 0;
-            while (next < items.Count)
+            int windowEnd = NextWindowEnd(0);
+            pending = items.Count > 0 ? EncodeWindowAsync(0, windowEnd) : null;
+            while (pending is not null)
             {
-                ct.ThrowIfCancellationRequested();
-                int start = next;
-                long windowBytes = 0;
-                while (next < items.Count && next - start < WindowItems && (next == start || windowBytes < WindowBytes))
+                var encoded = await pending.ConfigureAwait(false);
+                if (windowEnd < items.Count)
                 {
-                    windowBytes += EstimateWork(items[next]);
-                    next++;
+                    int start = windowEnd;
+                    windowEnd = NextWindowEnd(start);
+                    pending = EncodeWindowAsync(start, windowEnd);
+                }
+                else
+                {
+                    pending = null;
                 }
 
-                var encoded = new EncodedObject[next - start];
-                await Parallel.ForAsync(start, next, new ParallelOptions { MaxDegreeOfParallelism = threads, CancellationToken = ct },
-                    (i, token) =>
-                    {
-                        encoded[i - start] = DeltaObjectEncoder.Encode(repo, items[i], options, token);
-                        return ValueTask.CompletedTask;
-                    }).ConfigureAwait(false);
-
-                foreach (var obj in encoded)
+                for (int i = 0; i < encoded.Length; i++)
                 {
+                    var obj = encoded[i];
+                    encoded[i] = null!; // let placed objects' bytes go once their part has compressed them
                     counts[obj.Strategy] = counts.GetValueOrDefault(obj.Strategy) + 1;
                     if (obj.Strategy == DeltaStrategy.Fallback)
                     {
@@ -162,23 +225,60 @@ public static class DeltaCompiler
                         continue;
                     }
 
-                    if (part.ObjectCount > 0 && part.SizeEstimate + obj.PlacementSize > options.MaxPartSize)
+                    // Lanes: runs of about LaneRunBytes go to the open parts in turn, so that ParallelParts
+                    // parts fill and compress at the same time; each part still closes at MaxPartSize.
+                    if (laneRun >= LaneRunBytes)
                     {
-                        await compressSlots.WaitAsync(ct).ConfigureAwait(false);
-                        StartPartCompression(part);
-                        part = new DeltaPartBuilder(part.Index + 1);
+                        // Next run to the lane with the least payload so far: the parts finish together.
+                        for (int l = 0; l < lanes; l++)
+                        {
+                            if (laneBytes[l] < laneBytes[lane])
+                                lane = l;
+                        }
+
+                        laneRun = 0;
                     }
 
-                    part.Add(obj);
+                    var part = laneParts[lane];
+                    if (part is not null && part.ObjectCount > 0 && part.SizeEstimate + obj.PlacementSize > options.MaxPartSize)
+                    {
+                        _ = part.CompleteAsync();
+                        openParts.Remove(part);
+                        part = laneParts[lane] = null;
+                    }
+
+                    if (part is null)
+                    {
+                        part = laneParts[lane] = await NewPartAsync().ConfigureAwait(false);
+                        openParts.Add(part);
+                    }
+
+                    long before = part.SizeEstimate;
+                    await part.AddAsync(obj, ct).ConfigureAwait(false);
+                    laneRun += part.SizeEstimate - before;
+                    laneBytes[lane] += part.SizeEstimate - before;
                 }
             }
 
-            if (part.ObjectCount > 0 || partTasks.Count == 0)
+            if (partCount == 0)
             {
-                await compressSlots.WaitAsync(ct).ConfigureAwait(false);
-                StartPartCompression(part);
+                // A delta with no new objects in parts still has one (empty) part, as ostree writes.
+                laneParts[0] = await NewPartAsync().ConfigureAwait(false);
+                openParts.Add(laneParts[0]!);
             }
 
+            foreach (var open in laneParts)
+            {
+                if (open is not null)
+                {
+                    _ = open.CompleteAsync();
+                    openParts.Remove(open);
+                }
+            }
+
+            log?.Report("encoding time by strategy (thread-seconds): " + string.Join(", ",
+                Enum.GetValues<DeltaStrategy>().Select(st => $"{st} {encodeTicks[(int)st] / (double)Stopwatch.Frequency:F1}")) +
+                $"; all objects placed at {stopwatch.Elapsed.TotalSeconds:F1} s");
             var headers = await Task.WhenAll(partTasks).ConfigureAwait(false);
             ct.ThrowIfCancellationRequested();
 
@@ -225,9 +325,11 @@ public static class DeltaCompiler
         {
             // Never return while a background part is still writing into the folder.
             await failure.CancelAsync().ConfigureAwait(false);
+            foreach (var open in openParts)
+                _ = open.AbortAsync(new OperationCanceledException("Delta generation failed."));
             try
             {
-                await Task.WhenAll(partTasks).ConfigureAwait(false);
+                await Task.WhenAll(pending is null ? partTasks : [.. partTasks, pending]).ConfigureAwait(false);
             }
             catch (Exception)
             {
@@ -237,6 +339,9 @@ public static class DeltaCompiler
             throw;
         }
     }
+
+    /// <summary>Bytes of payload placed in one part before the next object goes to the next open part.</summary>
+    private const long LaneRunBytes = 3_000_000;
 
     private static long EstimateWork(DeltaWorkItem item) =>
         item.Info is null ? 4096 : item.Info.Size + (item.SourceInfo?.Size ?? 0) + 512;
@@ -356,7 +461,7 @@ public static class DeltaCompiler
         };
         if (commitMeta is not null)
         {
-            metadata.Add(KeyValuePair.Create(DeltaPaths.MetadataKey(from, to, "commitmeta"),
+            metadata.Add(KeyValuePair.Create(new DeltaName(from, to).CommitMetaKey,
                 GVariant.FromSerialized(GVariantType.VarDict, commitMeta)));
         }
 

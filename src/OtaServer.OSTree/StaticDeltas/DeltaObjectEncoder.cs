@@ -27,10 +27,9 @@ internal static class DeltaObjectEncoder
         }
 
         var info = item.Info!;
-        // As ostree: a file with a similar old version is rebuilt from it (rollsum or bsdiff) whatever
-        // its size; only what remains becomes a fallback above the threshold.
-        if (item.Source is { } source && item.SourceInfo is { } sourceInfo)
+        if (item.Source is { } source && item.SourceInfo is { } sourceInfo && info.Size <= Array.MaxLength && sourceInfo.Size <= Array.MaxLength)
         {
+            // Like ostree, a changed file is diffed whatever its size; only if no diff applies may it become a fallback.
             var target = repo.ReadContent(item.Name.Checksum, info);
             var old = repo.ReadContent(source, sourceInfo);
             ct.ThrowIfCancellationRequested();

@@ -29,6 +29,30 @@ public sealed record DeltaOptions
     /// </summary>
     public int XzPreset { get; init; } = 6;
 
+    /// <summary>
+    /// LZMA2 <c>nice_len</c> (0 = the preset's, 64 at preset 6). 48 with <see cref="XzDepth"/> 16 takes
+    /// ~10 % less xz CPU than plain preset 6 for ~0.5 % larger parts (measured on a Debian upgrade).
+    /// Single-block parts only (ignored with <see cref="XzBlockSize"/>).
+    /// </summary>
+    public int XzNiceLength { get; init; } = 48;
+
+    /// <summary>LZMA2 match-finder <c>depth</c> (0 = the preset's automatic value).</summary>
+    public int XzDepth { get; init; } = 16;
+
+    /// <summary>
+    /// 0 (default): each part is one xz block compressed by one thread (parts compress in parallel).
+    /// &gt; 0: parts use liblzma's multi-threaded encoder with blocks of this many bytes, so one big part
+    /// also uses several cores (each block restarts the dictionary: slightly larger output). The bytes
+    /// depend on this value, never on <see cref="Threads"/>.
+    /// </summary>
+    public long XzBlockSize { get; init; }
+
+    /// <summary>
+    /// Parts filled and compressed at the same time (runs of objects alternate between them), so that
+    /// xz, the bulk of the work, uses that many cores. Changes the bytes (unlike <see cref="Threads"/>).
+    /// </summary>
+    public int ParallelParts { get; init; } = 2;
+
     /// <summary>Worker threads for reading, diffing and compressing (bounded; at least 1).</summary>
     public int Threads { get; init; } = Environment.ProcessorCount;
 
@@ -48,6 +72,14 @@ public sealed record DeltaOptions
             throw new ArgumentOutOfRangeException(nameof(MinFallbackSize), MinFallbackSize, "The fallback threshold must be 0 (no fallbacks) or positive.");
         if (MaxBsdiffSize < 0)
             throw new ArgumentOutOfRangeException(nameof(MaxBsdiffSize), MaxBsdiffSize, "The bsdiff size limit must not be negative.");
+        if (ParallelParts is < 1 or > 64)
+            throw new ArgumentOutOfRangeException(nameof(ParallelParts), ParallelParts, "ParallelParts must be between 1 and 64.");
+        if (XzNiceLength is < 0 or > 273 || (XzNiceLength is > 0 and < 2))
+            throw new ArgumentOutOfRangeException(nameof(XzNiceLength), XzNiceLength, "nice_len must be 0 (preset default) or 2–273.");
+        if (XzDepth < 0)
+            throw new ArgumentOutOfRangeException(nameof(XzDepth), XzDepth, "The match-finder depth must be 0 (automatic) or positive.");
+        if (XzBlockSize < 0)
+            throw new ArgumentOutOfRangeException(nameof(XzBlockSize), XzBlockSize, "The xz block size must be 0 (one block per part) or positive.");
         if (XzPreset is < 0 or > 9)
             throw new ArgumentOutOfRangeException(nameof(XzPreset), XzPreset, "The xz preset must be between 0 and 9.");
     }
@@ -75,7 +107,7 @@ public enum DeltaStrategy
 /// <summary>What <see cref="DeltaCompiler.GenerateAsync"/> wrote.</summary>
 public sealed record DeltaResult
 {
-    /// <summary>The delta's folder relative to the repository root, e.g. <c>deltas/OS/qC3o…-SbR2…</c> (see <see cref="DeltaPaths"/>).</summary>
+    /// <summary>The delta's folder relative to the repository root, e.g. <c>deltas/OS/qC3o…-SbR2…</c> (<see cref="DeltaName.RelativeDirectory"/>).</summary>
     public required string RelativePath { get; init; }
 
     public required Checksum? From { get; init; }

@@ -61,6 +61,7 @@ public sealed class DeltaCompilerTests : IDisposable
 
         TreeBuilder.Write(v2, "usr/bin/new-tool", TreeBuilder.TextBytes(70, 5_000), TreeBuilder.Executable);
         TreeBuilder.Write(v2, "var/lib/new/empty2", []);
+        TreeBuilder.Write(v2, "usr/share/big/added.img", TreeBuilder.RandomBytes(80, 1_200_000)); // no similar old file: a fallback
 
         var c1 = Ostree.Commit(repo, v1, "os/main", "v1");
         var c2 = Ostree.Commit(repo, v2, "os/main", "v2");
@@ -108,6 +109,9 @@ public sealed class DeltaCompilerTests : IDisposable
         var show = Ostree.Run($"--repo={repo}", "static-delta", "show", $"{v1}-{v2}");
         Assert.Contains($"Number of parts: {result.Parts}", show);
         Assert.Contains("Endianness: little", show);
+        var superblock = GVariant.Parse("(a{sv}tayay(a{sv}aya(say)sstayay)aya(uayttay)a(yaytt))",
+            File.ReadAllBytes(Path.Combine(repo, result.RelativePath, "superblock")));
+        Assert.Contains(superblock[6].Items, h => h[3].GetUInt64() > (ulong)options.MaxPartSize); // the 700 KB file fills a part alone
 
         var client = _dir.Combine("client");
         Ostree.Run("init", "--mode=bare-user", $"--repo={client}");
@@ -117,12 +121,15 @@ public sealed class DeltaCompilerTests : IDisposable
         CheckoutAndCompare(client, v2, treeV2);
     }
 
-    [Fact]
-    public async Task FromScratchDeltaIsAppliedIntoAnEmptyClient()
+    [Theory]
+    [InlineData(2, 0)]          // defaults: two lanes, one xz block per part
+    [InlineData(1, 100_000)]    // one lane, multi-block (multi-threaded) xz parts
+    public async Task FromScratchDeltaIsAppliedIntoAnEmptyClient(int parallelParts, long xzBlockSize)
     {
         var (repo, _, v2, _, treeV2) = BuildRepo();
 
-        var result = await GenerateIntoRepoAsync(repo, null, v2, SmallOptions with { MinFallbackSize = 0 });
+        var result = await GenerateIntoRepoAsync(repo, null, v2,
+            SmallOptions with { MinFallbackSize = 0, ParallelParts = parallelParts, XzBlockSize = xzBlockSize });
 
         Assert.Equal(0, result.RollsumCount + result.BsdiffCount);
         Assert.StartsWith("deltas/" + v2.ToMb64()[..2] + "/" + v2.ToMb64()[2..], result.RelativePath);
@@ -141,8 +148,7 @@ public sealed class DeltaCompilerTests : IDisposable
     {
         var (repo, v1, v2, _, treeV2) = BuildRepo();
 
-        // Similar files are diffed whatever their size; with diffing off the big changed file is a fallback.
-        var result = await GenerateIntoRepoAsync(repo, v1, v2, SmallOptions with { EnableRollsum = false, EnableBsdiff = false });
+        var result = await GenerateIntoRepoAsync(repo, v1, v2, SmallOptions);
 
         Assert.True(result.FallbackCount >= 1, $"fallback count {result.FallbackCount}");
         Assert.True(result.FallbackBytes > 1_000_000);
@@ -197,6 +203,29 @@ public sealed class DeltaCompilerTests : IDisposable
         Ostree.Run($"--repo={client}", "pull-local", repo, v1.ToString());
         Ostree.Run($"--repo={client}", "static-delta", "apply-offline", Path.Combine(repo, result.RelativePath, "superblock"));
         Ostree.Run($"--repo={client}", "fsck");
+    }
+
+    /// <summary>Cancels synchronously from inside the compiler's progress report.</summary>
+    private sealed class CancelOn(string text, CancellationTokenSource cts) : IProgress<string>
+    {
+        public void Report(string value)
+        {
+            if (value.Contains(text, StringComparison.Ordinal))
+                cts.Cancel();
+        }
+    }
+
+    [Fact]
+    public async Task GenerationCancelledWhileRunningStopsAndWritesNoSuperblock()
+    {
+        var (repo, v1, v2, _, _) = BuildRepo();
+        using var cts = new CancellationTokenSource();
+        var output = _dir.Combine("cancelled");
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            DeltaCompiler.GenerateAsync(repo, v1, v2, output, SmallOptions, new CancelOn("similar old file", cts), cts.Token));
+
+        Assert.False(File.Exists(Path.Combine(output, "superblock")));
     }
 
     [Fact]

@@ -8,8 +8,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 size="${1:-100}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-dotnet build -c Release "$here/DeltaBench.csproj" -v quiet -nologo >/dev/null
-bin="$here/bin/Release/net10.0/DeltaBench"
+dotnet build -c Release "$here/AlgoBench.csproj" -v quiet -nologo >/dev/null
+bin="$here/bin/Release/net10.0/AlgoBench"
 "$bin" make-synthetic "$size" "$work"
 echo "== bsdiff ${size} MB"
 /usr/bin/time -f "wall %e s, user %U s, sys %S s, max RSS %M KiB" "$bin" bsdiff "$work/old.bin" "$work/new.bin"

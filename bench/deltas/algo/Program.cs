@@ -2,11 +2,11 @@ using System.Diagnostics;
 using OtaServer.OSTree.StaticDeltas;
 
 // Manual benchmark for the static-delta algorithms. Usage:
-//   dotnet run -c Release --project bench/deltas -- bsdiff OLD NEW
-//   dotnet run -c Release --project bench/deltas -- bsdiff-write OLD NEW PATCH
-//   dotnet run -c Release --project bench/deltas -- make-synthetic SIZE_MB OUT_DIR
-//   dotnet run -c Release --project bench/deltas -- xz FILE [threads] [blockMiB]
-//   dotnet run -c Release --project bench/deltas -- rollsum OLD NEW
+//   dotnet run -c Release --project bench/deltas/algo -- bsdiff OLD NEW
+//   dotnet run -c Release --project bench/deltas/algo -- bsdiff-write OLD NEW PATCH
+//   dotnet run -c Release --project bench/deltas/algo -- make-synthetic SIZE_MB OUT_DIR
+//   dotnet run -c Release --project bench/deltas/algo -- xz FILE [threads] [blockMiB]
+//   dotnet run -c Release --project bench/deltas/algo -- rollsum OLD NEW
 // Peak RSS: run under `/usr/bin/time -v`.
 if (args.Length == 0)
 {
