@@ -182,7 +182,8 @@ internal static class DevicesEndpoints
         {
             case RegistrationOutcome.Registered:
                 checkins.Forget(device.Name);
-                return TypedResults.Created($"/api/v1/devices/{device.Name}", new DeviceCreated(DeviceDto.From(device), token));
+                var stored = await store.GetDeviceAsync(device.Name, ct) ?? device;
+                return TypedResults.Created($"/api/v1/devices/{device.Name}", new DeviceCreated(DeviceDto.From(stored), token));
             case RegistrationOutcome.NameTaken:
                 return Problems.Conflict($"A device named '{req.Name}' exists already. Register under another name.");
             case RegistrationOutcome.Expired:

@@ -232,7 +232,7 @@ internal sealed class SqliteFleetStore(SqliteDatabase db) : IFleetStore
     {
         using var lease = db.Rent();
         using var tx = lease.Connection.BeginTransaction();
-        using (var get = lease.Command("SELECT uses_left, expires_at FROM registration_tokens WHERE token_hash = $hash"))
+        using (var get = lease.Command("SELECT uses_left, expires_at, tag, hardware_id FROM registration_tokens WHERE token_hash = $hash"))
         {
             get.Transaction = tx;
             using var r = get.With("$hash", registrationTokenHash).ExecuteReader();
@@ -240,6 +240,8 @@ internal sealed class SqliteFleetStore(SqliteDatabase db) : IFleetStore
                 return Task.FromResult(RegistrationOutcome.UnknownToken);
             if (r.GetInt64(0) <= 0 || r.GetTime(1) <= device.CreatedAt)
                 return Task.FromResult(RegistrationOutcome.Expired);
+            // The token's tag and hardware id are the defaults for devices that do not say.
+            device = device with { Tag = device.Tag ?? r.GetStringOrNull(2), HardwareId = device.HardwareId ?? r.GetStringOrNull(3) };
         }
         if (!InsertDevice(lease, tx, device, deviceTokenHash))
             return Task.FromResult(RegistrationOutcome.NameTaken);

@@ -216,8 +216,9 @@ internal static class TargetsEndpoints
         if (req.HardwareId is not null && Names.CheckHardwareIds([req.HardwareId], "hardwareId") is { } badHw)
             return Problems.BadRequest(badHw);
         var from = req.From ?? [];
-        if (from.FirstOrDefault(v => v >= to) is var high && from.Any(v => v >= to))
-            return Problems.BadRequest($"'from' version {high} is not lower than the target version {to}.");
+        var notLower = from.Where(v => v >= to).ToList();
+        if (notLower.Count > 0)
+            return Problems.BadRequest($"'from' version {notLower[0]} is not lower than the target version {to}.");
         if (req.ByTag is null && from.Count == 0)
             return Problems.BadRequest("Say which versions to start from: 'byTag' (versions the devices following the tag run) and/or 'from' (explicit versions).");
         var (target, notFound) = await ResolveAsync(catalog, to, null, req.HardwareId, ct);

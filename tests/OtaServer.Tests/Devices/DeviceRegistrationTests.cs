@@ -68,4 +68,18 @@ public sealed class DeviceRegistrationTests
         var devices = await admin.GetFromJsonAsync<JsonElement>("/api/v1/devices");
         Assert.Equal(["field-1"], devices.EnumerateArray().Select(e => e.GetProperty("name").GetString()));
     }
+
+    [Fact]
+    public async Task RegistrationToken_TagAndHardwareId_AreDefaultsForTheDevice()
+    {
+        var (f, _, _) = FleetKit.Create();
+        using var _f = f;
+        var admin = f.Admin();
+        var reg = await admin.PostOkAsync("/api/v1/devices/registration-tokens", new { tag = "field", hardwareId = "rpi4" });
+        using var anonymous = f.CreateClient(null);
+        await anonymous.PostOkAsync("/api/v1/devices/register", new { registrationToken = reg.GetProperty("token").GetString(), name = "quiet" });
+        var device = await admin.GetFromJsonAsync<JsonElement>("/api/v1/devices/quiet");
+        Assert.Equal("field", device.GetProperty("tag").GetString());
+        Assert.Equal("rpi4", device.GetProperty("hardwareId").GetString());
+    }
 }
