@@ -43,7 +43,9 @@ app.Services.GetRequiredService<RepositoryRegistry>();
 app.Services.GetRequiredService<IEnumerable<ITokenResolver>>();
 
 app.UseDiagnostics();
-app.UseAuthentication();
+// Repository files are anonymous unless configured otherwise: skip token parsing on that hot path.
+var tokensForFiles = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<OtaServerOptions>>().Value.RequireTokenForRepositories;
+app.UseWhen(c => tokensForFiles || !c.Request.Path.StartsWithSegments("/repos", StringComparison.Ordinal), b => b.UseAuthentication());
 app.UseAuthorization();
 
 app.MapDiagnostics();

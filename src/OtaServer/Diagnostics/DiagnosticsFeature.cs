@@ -49,11 +49,19 @@ public static class DiagnosticsFeature
             };
         });
         app.UseExceptionHandler();
-        app.UseStatusCodePages();
-        app.UseSwagger();
-        app.UseSwaggerUI(o => o.SwaggerEndpoint("/swagger/v1/swagger.json", "OtaServer API v1"));
+        // Repository files are the hot path: they answer their own 404s and never need Swagger, so
+        // those middlewares only run for the other routes.
+        app.UseWhen(IsNotRepositoryFile, branch =>
+        {
+            branch.UseStatusCodePages();
+            branch.UseSwagger();
+            branch.UseSwaggerUI(o => o.SwaggerEndpoint("/swagger/v1/swagger.json", "OtaServer API v1"));
+        });
         return app;
     }
+
+    private static bool IsNotRepositoryFile(HttpContext context) =>
+        !context.Request.Path.StartsWithSegments("/repos", StringComparison.Ordinal);
 
     public static IEndpointRouteBuilder MapDiagnostics(this IEndpointRouteBuilder app)
     {
