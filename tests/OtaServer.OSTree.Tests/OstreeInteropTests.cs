@@ -67,7 +67,7 @@ public sealed class OstreeInteropTests(OstreeRepoFixture fx) : IClassFixture<Ost
         Assert.Equal(fx.StableParent, tip.Parent);
         Assert.Equal("2.0", tip.Version);
         Assert.Equal([OstreeRepoFixture.StableRef], tip.Metadata.Lookup("ostree.ref-binding")!.Items.Select(i => i.GetString()));
-        var log = Ostree.Run("log", "--repo=" + fx.RepoPath, OstreeRepoFixture.StableRef);
+        var log = OstreeCli.Run("log", "--repo=" + fx.RepoPath, OstreeRepoFixture.StableRef);
         Assert.Contains(fx.StableParent.ToString(), log);
     }
 
@@ -109,7 +109,7 @@ public sealed class OstreeInteropTests(OstreeRepoFixture fx) : IClassFixture<Ost
         var files = fx.Repo.WalkTree(fx.Stable).Where(e => !e.IsDirectory).Select(e => e.Object).Distinct().Count();
         Assert.Equal(files, walk.Present.Count(n => n.Type == ObjectType.File));
 
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         var copy = new ArchiveRepository(fx.CopyRepo(tmp));
         var victim = walk.Present.First(n => n.Type == ObjectType.File);
         File.Delete(copy.ObjectPath(victim));
@@ -156,7 +156,7 @@ public sealed class OstreeInteropTests(OstreeRepoFixture fx) : IClassFixture<Ost
     [Fact]
     public void SummaryWriter_ProducesWhatOstreeWouldList_AndOstreeAcceptsIt()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         var copy = new ArchiveRepository(fx.CopyRepo(tmp));
         var bytes = SummaryWriter.Write(copy.ListSummaryRefs(), copy.ListDeltasWithDigests(),
             new SummaryOptions { LastModified = DateTimeOffset.UtcNow });
@@ -167,7 +167,7 @@ public sealed class OstreeInteropTests(OstreeRepoFixture fx) : IClassFixture<Ost
         Assert.Equal(theirs.Deltas.OrderBy(d => d.Name.ToString()), ours.Deltas);
         Assert.Null(ours.Mode);
         // ostree reads our summary (refs and deltas).
-        var view = Ostree.Run("summary", "--view", "--repo=" + copy.Root);
+        var view = OstreeCli.Run("summary", "--view", "--repo=" + copy.Root);
         Assert.Contains(OstreeRepoFixture.StableRef, view);
         Assert.Contains(fx.Stable.ToString(), view);
         Assert.Contains(new DeltaName(fx.StableParent, fx.Stable).ToString(), view);
@@ -210,7 +210,7 @@ public sealed class OstreeInteropTests(OstreeRepoFixture fx) : IClassFixture<Ost
     [Fact]
     public void RepoConfig_FromOstree_RoundTripsAndOstreeReadsOurEdit()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         var copy = fx.CopyRepo(tmp);
         var path = Path.Combine(copy, "config");
         var text = File.ReadAllText(path);
@@ -221,15 +221,15 @@ public sealed class OstreeInteropTests(OstreeRepoFixture fx) : IClassFixture<Ost
         cfg.Set("core", "indexed-deltas", "false");
         cfg.Set("x-otaserver", "note", "kept");
         cfg.Save(path);
-        Assert.Equal("false", Ostree.Run("config", "--repo=" + copy, "get", "core.indexed-deltas").Trim());
-        Assert.Equal("kept", Ostree.Run("config", "--repo=" + copy, "get", "x-otaserver.note").Trim());
-        Assert.Equal("archive-z2", Ostree.Run("config", "--repo=" + copy, "get", "core.mode").Trim());
+        Assert.Equal("false", OstreeCli.Run("config", "--repo=" + copy, "get", "core.indexed-deltas").Trim());
+        Assert.Equal("kept", OstreeCli.Run("config", "--repo=" + copy, "get", "x-otaserver.note").Trim());
+        Assert.Equal("archive-z2", OstreeCli.Run("config", "--repo=" + copy, "get", "core.mode").Trim());
     }
 
     [Fact]
     public void FilezWeWrite_ReplacingEveryContentObject_PassesOstreeFsck()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         var copy = new ArchiveRepository(fx.CopyRepo(tmp));
         int replaced = 0;
         foreach (var (name, _) in fx.AllObjects().Where(o => o.Name.Type == ObjectType.File))
@@ -245,16 +245,16 @@ public sealed class OstreeInteropTests(OstreeRepoFixture fx) : IClassFixture<Ost
             replaced++;
         }
         Assert.True(replaced > 0);
-        var fsck = Ostree.TryRun("fsck", "--repo=" + copy.Root);
+        var fsck = OstreeCli.TryRun("fsck", "--repo=" + copy.Root);
         Assert.True(fsck.ExitCode == 0, fsck.StdOut + fsck.StdErr);
     }
 
     [Fact]
     public void CommitBuiltEntirelyByUs_PassesOstreeFsckAndChecksOut()
     {
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         var repoPath = tmp.Combine("repo");
-        Ostree.Run("init", "--repo=" + repoPath, "--mode=archive");
+        OstreeCli.Run("init", "--repo=" + repoPath, "--mode=archive");
         var repo = new ArchiveRepository(repoPath);
 
         void Put(ObjectName n, byte[] bytes)
@@ -298,13 +298,13 @@ public sealed class OstreeInteropTests(OstreeRepoFixture fx) : IClassFixture<Ost
         File.WriteAllText(Path.Combine(repoPath, "refs", "heads", "ours", "ref"), commitSum + "\n");
 
         Assert.True(repo.WalkCommit(commitSum).IsComplete);
-        var fsck = Ostree.TryRun("fsck", "--repo=" + repoPath);
+        var fsck = OstreeCli.TryRun("fsck", "--repo=" + repoPath);
         Assert.True(fsck.ExitCode == 0, fsck.StdOut + fsck.StdErr);
         var checkout = tmp.Combine("co");
-        Ostree.Run("checkout", "--repo=" + repoPath, "-U", "ours/ref", checkout);
+        OstreeCli.Run("checkout", "--repo=" + repoPath, "-U", "ours/ref", checkout);
         Assert.Equal("inner\n", File.ReadAllText(Path.Combine(checkout, "sub", "inner")));
         Assert.Equal("hello", new FileInfo(Path.Combine(checkout, "link")).LinkTarget);
         Assert.Equal(0, new FileInfo(Path.Combine(checkout, "empty")).Length);
-        Assert.Contains("9.9", Ostree.Run("show", "--repo=" + repoPath, "ours/ref"));
+        Assert.Contains("9.9", OstreeCli.Run("show", "--repo=" + repoPath, "ours/ref"));
     }
 }

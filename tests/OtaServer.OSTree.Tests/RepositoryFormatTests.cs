@@ -116,12 +116,12 @@ public sealed class RepositoryFormatTests
     [Fact]
     public void ArchiveRepository_Create_IsAnEmptyArchiveRepository()
     {
-        using var tmp = new Infrastructure.TempDir();
+        using var tmp = new TempDirectory();
         var repo = ArchiveRepository.Create(tmp.Combine("r"));
         Assert.True(repo.IsArchive);
         Assert.Empty(repo.ListRefs());
         Assert.Empty(repo.ListDeltas());
-        var r = Infrastructure.Ostree.TryRun("refs", "--repo=" + repo.Root);
+        var r = OstreeCli.TryRun("refs", "--repo=" + repo.Root);
         Assert.True(r.ExitCode == 0, r.StdErr);
     }
 

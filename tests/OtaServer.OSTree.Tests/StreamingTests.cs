@@ -47,7 +47,7 @@ public sealed class StreamingTests
     public async Task LargeContentObject_WritesAndVerifiesWithBoundedAllocations()
     {
         const long size = 64L * 1024 * 1024;
-        using var tmp = new TempDir();
+        using var tmp = new TempDirectory();
         var path = tmp.Combine("big.filez");
         var header = FileHeader.RegularFile(0, 0, 0x1A4);
         Checksum written;

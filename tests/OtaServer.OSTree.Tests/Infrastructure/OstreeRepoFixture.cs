@@ -14,7 +14,7 @@ public sealed class OstreeRepoFixture : IDisposable
     public const string StableRef = "os/x86_64/stable";
     public const string MainRef = "main";
 
-    private readonly TempDir _dir = new();
+    private readonly TempDirectory _dir = new();
 
     public OstreeRepoFixture()
     {
@@ -35,20 +35,20 @@ public sealed class OstreeRepoFixture : IDisposable
         File.WriteAllBytes(Path.Combine(tree, "big.bin"), big);
         var xattrFile = Path.Combine(tree, "etc", "xattr.conf");
         File.WriteAllText(xattrFile, "Welcome to v2!\n");
-        HasXattr = Ostree.TrySetXattr(xattrFile, "user.test", Encoding.UTF8.GetBytes("xattr-value"));
+        HasXattr = OstreeCli.TrySetXattr(xattrFile, "user.test", Encoding.UTF8.GetBytes("xattr-value"));
 
-        Ostree.Run("init", "--repo=" + RepoPath, "--mode=archive");
-        Ostree.Run("commit", "--repo=" + RepoPath, "-b", StableRef, "--timestamp=2024-01-02T03:04:05Z",
+        OstreeCli.Run("init", "--repo=" + RepoPath, "--mode=archive");
+        OstreeCli.Run("commit", "--repo=" + RepoPath, "-b", StableRef, "--timestamp=2024-01-02T03:04:05Z",
             "--add-metadata-string=version=1.0", "-s", "first", "--body", "the first commit", tree);
         File.WriteAllText(Path.Combine(tree, "README"), "Hello again\n");
         File.WriteAllText(Path.Combine(tree, "a", "new.txt"), "new\n");
-        Ostree.Run("commit", "--repo=" + RepoPath, "-b", StableRef, "--owner-uid=1000", "--owner-gid=1000",
+        OstreeCli.Run("commit", "--repo=" + RepoPath, "-b", StableRef, "--owner-uid=1000", "--owner-gid=1000",
             "--add-metadata-string=version=2.0", "--add-detached-metadata-string=example.sig=signature-bytes",
             "-s", "second", tree);
-        Ostree.Run("commit", "--repo=" + RepoPath, "-b", MainRef, "-s", "main", tree);
-        Ostree.Run("static-delta", "generate", "--repo=" + RepoPath, StableRef);
-        Ostree.Run("static-delta", "generate", "--repo=" + RepoPath, "--empty", MainRef);
-        Ostree.Run("summary", "-u", "--repo=" + RepoPath);
+        OstreeCli.Run("commit", "--repo=" + RepoPath, "-b", MainRef, "-s", "main", tree);
+        OstreeCli.Run("static-delta", "generate", "--repo=" + RepoPath, StableRef);
+        OstreeCli.Run("static-delta", "generate", "--repo=" + RepoPath, "--empty", MainRef);
+        OstreeCli.Run("summary", "-u", "--repo=" + RepoPath);
         Repo = new ArchiveRepository(RepoPath);
         Stable = Repo.ResolveRef(StableRef)!.Value;
         StableParent = Repo.ReadCommit(Stable).Parent!.Value;
@@ -73,7 +73,7 @@ public sealed class OstreeRepoFixture : IDisposable
             .Select(p => (ObjectName.TryParseRelativePath(p, out var n) ? n : throw new InvalidOperationException("unexpected file " + p), p));
 
     /// <summary>Copies the repository to a fresh folder a test may modify.</summary>
-    public string CopyRepo(TempDir into)
+    public string CopyRepo(TempDirectory into)
     {
         var dest = into.Combine("repo");
         foreach (var dir in Directory.EnumerateDirectories(RepoPath, "*", SearchOption.AllDirectories))

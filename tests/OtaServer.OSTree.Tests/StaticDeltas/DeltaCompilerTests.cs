@@ -8,7 +8,7 @@ namespace OtaServer.OSTree.Tests.StaticDeltas;
 /// </summary>
 public sealed class DeltaCompilerTests : IDisposable
 {
-    private readonly DeltaTempDir _dir = new();
+    private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
 
@@ -20,7 +20,7 @@ public sealed class DeltaCompilerTests : IDisposable
     private (string Repo, Checksum V1, Checksum V2, string TreeV1, string TreeV2) BuildRepo()
     {
         var repo = _dir.Combine("repo");
-        Ostree.Run("init", "--mode=archive", $"--repo={repo}");
+        OstreeCli.Run("init", "--mode=archive", $"--repo={repo}");
         var v1 = _dir.Combine("v1");
         var v2 = _dir.Combine("v2");
         foreach (var (tree, gen) in new[] { (v1, 1), (v2, 2) })
@@ -32,7 +32,7 @@ public sealed class DeltaCompilerTests : IDisposable
             TreeBuilder.Symlink(tree, "usr/lib/os-release", "../../etc/os-release");
             TreeBuilder.Write(tree, "usr/share/doc/readme.txt", TreeBuilder.TextBytes(20, 20_000));
             TreeBuilder.Write(tree, "usr/share/xattr.txt", System.Text.Encoding.ASCII.GetBytes($"labelled {gen}\n"));
-            Ostree.SetXattr(Path.Combine(tree, "usr/share/xattr.txt"), "user.ota-label", $"value-{gen}");
+            OstreeCli.SetXattr(Path.Combine(tree, "usr/share/xattr.txt"), "user.ota-label", $"value-{gen}");
 
             // Rollsum: 400 KB of random data; v2 inserts 100 bytes in the middle.
             var lib = TreeBuilder.RandomBytes(30, 400_000);
@@ -63,8 +63,8 @@ public sealed class DeltaCompilerTests : IDisposable
         TreeBuilder.Write(v2, "var/lib/new/empty2", []);
         TreeBuilder.Write(v2, "usr/share/big/added.img", TreeBuilder.RandomBytes(80, 1_200_000)); // no similar old file: a fallback
 
-        var c1 = Ostree.Commit(repo, v1, "os/main", "v1");
-        var c2 = Ostree.Commit(repo, v2, "os/main", "v2");
+        var c1 = TestCommits.Commit(repo, v1, "os/main", "v1");
+        var c2 = TestCommits.Commit(repo, v2, "os/main", "v2");
         return (repo, c1, c2, v1, v2);
     }
 
@@ -87,7 +87,7 @@ public sealed class DeltaCompilerTests : IDisposable
     private string CheckoutAndCompare(string client, Checksum commit, string expectedTree)
     {
         var checkout = _dir.Combine("checkout-" + commit.ToString()[..8]);
-        Ostree.Run($"--repo={client}", "checkout", "-U", commit.ToString(), checkout);
+        OstreeCli.Run($"--repo={client}", "checkout", "-U", commit.ToString(), checkout);
         TreeBuilder.AssertSameTree(expectedTree, checkout);
         return checkout;
     }
@@ -106,7 +106,7 @@ public sealed class DeltaCompilerTests : IDisposable
         Assert.True(result.Parts >= 3, $"parts {result.Parts}");
         Assert.Equal(0, result.FallbackCount);
 
-        var show = Ostree.Run($"--repo={repo}", "static-delta", "show", $"{v1}-{v2}");
+        var show = OstreeCli.Run($"--repo={repo}", "static-delta", "show", $"{v1}-{v2}");
         Assert.Contains($"Number of parts: {result.Parts}", show);
         Assert.Contains("Endianness: little", show);
         var superblock = GVariant.Parse("(a{sv}tayay(a{sv}aya(say)sstayay)aya(uayttay)a(yaytt))",
@@ -114,10 +114,10 @@ public sealed class DeltaCompilerTests : IDisposable
         Assert.Contains(superblock[6].Items, h => h[3].GetUInt64() > (ulong)options.MaxPartSize); // the 700 KB file fills a part alone
 
         var client = _dir.Combine("client");
-        Ostree.Run("init", "--mode=bare-user", $"--repo={client}");
-        Ostree.Run($"--repo={client}", "pull-local", repo, v1.ToString());
-        Ostree.Run($"--repo={client}", "static-delta", "apply-offline", Path.Combine(repo, result.RelativePath, "superblock"));
-        Ostree.Run($"--repo={client}", "fsck");
+        OstreeCli.Run("init", "--mode=bare-user", $"--repo={client}");
+        OstreeCli.Run($"--repo={client}", "pull-local", repo, v1.ToString());
+        OstreeCli.Run($"--repo={client}", "static-delta", "apply-offline", Path.Combine(repo, result.RelativePath, "superblock"));
+        OstreeCli.Run($"--repo={client}", "fsck");
         CheckoutAndCompare(client, v2, treeV2);
     }
 
@@ -133,13 +133,13 @@ public sealed class DeltaCompilerTests : IDisposable
 
         Assert.Equal(0, result.RollsumCount + result.BsdiffCount);
         Assert.StartsWith("deltas/" + v2.ToMb64()[..2] + "/" + v2.ToMb64()[2..], result.RelativePath);
-        var show = Ostree.Run($"--repo={repo}", "static-delta", "show", v2.ToString());
+        var show = OstreeCli.Run($"--repo={repo}", "static-delta", "show", v2.ToString());
         Assert.Contains($"Number of parts: {result.Parts}", show);
 
         var client = _dir.Combine("client");
-        Ostree.Run("init", "--mode=bare-user", $"--repo={client}");
-        Ostree.Run($"--repo={client}", "static-delta", "apply-offline", Path.Combine(repo, result.RelativePath, "superblock"));
-        Ostree.Run($"--repo={client}", "fsck");
+        OstreeCli.Run("init", "--mode=bare-user", $"--repo={client}");
+        OstreeCli.Run($"--repo={client}", "static-delta", "apply-offline", Path.Combine(repo, result.RelativePath, "superblock"));
+        OstreeCli.Run($"--repo={client}", "fsck");
         CheckoutAndCompare(client, v2, treeV2);
     }
 
@@ -152,16 +152,16 @@ public sealed class DeltaCompilerTests : IDisposable
 
         Assert.True(result.FallbackCount >= 1, $"fallback count {result.FallbackCount}");
         Assert.True(result.FallbackBytes > 1_000_000);
-        Ostree.Run($"--repo={repo}", "summary", "-u");
+        OstreeCli.Run($"--repo={repo}", "summary", "-u");
 
         using var server = new StaticHttpServer(repo);
         var client = _dir.Combine("client");
-        Ostree.Run("init", "--mode=bare-user", $"--repo={client}");
-        Ostree.Run($"--repo={client}", "remote", "add", "--no-gpg-verify", "origin", server.Url);
-        Ostree.Run($"--repo={client}", "pull-local", repo, v1.ToString());
-        Ostree.Run($"--repo={client}", "pull", "--require-static-deltas", "origin", "os/main");
-        Assert.Equal(v2.ToString(), Ostree.Run($"--repo={client}", "rev-parse", "origin:os/main").Trim());
-        Ostree.Run($"--repo={client}", "fsck");
+        OstreeCli.Run("init", "--mode=bare-user", $"--repo={client}");
+        OstreeCli.Run($"--repo={client}", "remote", "add", "--no-gpg-verify", "origin", server.Url);
+        OstreeCli.Run($"--repo={client}", "pull-local", repo, v1.ToString());
+        OstreeCli.Run($"--repo={client}", "pull", "--require-static-deltas", "origin", "os/main");
+        Assert.Equal(v2.ToString(), OstreeCli.Run($"--repo={client}", "rev-parse", "origin:os/main").Trim());
+        OstreeCli.Run($"--repo={client}", "fsck");
         CheckoutAndCompare(client, v2, treeV2);
     }
 
@@ -199,10 +199,10 @@ public sealed class DeltaCompilerTests : IDisposable
         Assert.Equal((byte)'l', superblock[0].Lookup("ostree.endianness")!.GetByte());
 
         var client = _dir.Combine("client");
-        Ostree.Run("init", "--mode=bare-user", $"--repo={client}");
-        Ostree.Run($"--repo={client}", "pull-local", repo, v1.ToString());
-        Ostree.Run($"--repo={client}", "static-delta", "apply-offline", Path.Combine(repo, result.RelativePath, "superblock"));
-        Ostree.Run($"--repo={client}", "fsck");
+        OstreeCli.Run("init", "--mode=bare-user", $"--repo={client}");
+        OstreeCli.Run($"--repo={client}", "pull-local", repo, v1.ToString());
+        OstreeCli.Run($"--repo={client}", "static-delta", "apply-offline", Path.Combine(repo, result.RelativePath, "superblock"));
+        OstreeCli.Run($"--repo={client}", "fsck");
     }
 
     /// <summary>Cancels synchronously from inside the compiler's progress report.</summary>

@@ -26,7 +26,7 @@ public sealed class DeltaPartWriterTests
     [InlineData(70_000)]   // 4-byte
     public async Task PartFileIsXzOfTheNormalFormPayloadAndItsChecksumCoversTheWholeFile(int size)
     {
-        using var dir = new DeltaTempDir();
+        using var dir = new TempDirectory();
         var objects = new[]
         {
             Literal(1, size, 0x81A4),

@@ -7,78 +7,13 @@ using System.Text;
 
 namespace OtaServer.OSTree.Tests.StaticDeltas;
 
-/// <summary>A temp folder per test, removed on dispose.</summary>
-internal sealed class DeltaTempDir : IDisposable
+/// <summary>Commits made with the real ostree CLI.</summary>
+internal static class TestCommits
 {
-    public DeltaTempDir()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"ota-delta-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(Path);
-    }
-
-    public string Path { get; }
-
-    public string Combine(params string[] parts) => System.IO.Path.Combine([Path, .. parts]);
-
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
-    }
-}
-
-/// <summary>The real ostree CLI, the judge of the deltas we make.</summary>
-internal static partial class Ostree
-{
-    public static string Run(params string[] args)
-    {
-        var (code, stdout, stderr) = TryRun(args);
-        if (code != 0)
-            throw new Xunit.Sdk.XunitException($"ostree {string.Join(' ', args)} exited {code}\n{stdout}\n{stderr}");
-        return stdout;
-    }
-
-    public static (int ExitCode, string StdOut, string StdErr) TryRun(params string[] args) => Exec("ostree", args);
-
-    public static (int ExitCode, string StdOut, string StdErr) Exec(string program, params string[] args)
-    {
-        var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args)
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var stderrTask = p.StandardError.ReadToEndAsync();
-        var stdout = p.StandardOutput.ReadToEnd();
-        if (!p.WaitForExit(TimeSpan.FromMinutes(5)))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish in 5 minutes");
-        }
-
-        return (p.ExitCode, stdout, stderrTask.GetAwaiter().GetResult());
-    }
-
     /// <summary>Commits a folder into an archive repo (owned by root, as an OS image would be) and returns the checksum.</summary>
     public static Checksum Commit(string repo, string tree, string branch, string subject) =>
-        Checksum.Parse(Run($"--repo={repo}", "commit", $"--branch={branch}", $"--subject={subject}",
+        Checksum.Parse(OstreeCli.Run($"--repo={repo}", "commit", $"--branch={branch}", $"--subject={subject}",
             "--owner-uid=0", "--owner-gid=0", $"--tree=dir={tree}").Trim());
-
-    [LibraryImport("libc", EntryPoint = "setxattr", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int SetXattrNative(string path, string name, byte[] value, nuint size, int flags);
-
-    public static void SetXattr(string path, string name, string value)
-    {
-        var bytes = Encoding.UTF8.GetBytes(value);
-        if (SetXattrNative(path, name, bytes, (nuint)bytes.Length, 0) != 0)
-            throw new IOException($"setxattr {name} on {path} failed: errno {Marshal.GetLastPInvokeError()}");
-    }
 }
 
 /// <summary>Builds file trees with deterministic pseudo-random content.</summary>

@@ -1,10 +1,9 @@
-using System.Runtime.InteropServices;
 using System.Text;
 
 namespace OtaServer.Tests.Infrastructure;
 
 /// <summary>Generates source trees for commits and compares checkouts with them.</summary>
-public static partial class TestTrees
+public static class TestTrees
 {
     /// <summary>
     /// A tree with regular files, an executable, a symlink, an empty file, a file with a user xattr
@@ -41,15 +40,7 @@ public static partial class TestTrees
         }
     }
 
-    public static void SetXattr(string path, string name, string value)
-    {
-        var bytes = Encoding.UTF8.GetBytes(value);
-        if (setxattr(path, name, bytes, (nuint)bytes.Length, 0) != 0)
-            throw new IOException($"setxattr {name} on {path} failed: errno {Marshal.GetLastPInvokeError()}");
-    }
-
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int setxattr(string path, string name, byte[] value, nuint size, int flags);
+    public static void SetXattr(string path, string name, string value) => OstreeCli.SetXattr(path, name, value);
 
     /// <summary>Asserts both trees have the same files, symlink targets, executable bits and contents.</summary>
     public static void AssertEqual(string expected, string actual)

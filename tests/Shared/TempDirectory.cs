@@ -1,6 +1,6 @@
-namespace OtaServer.Tests.Infrastructure;
+namespace OtaServer.Testing;
 
-/// <summary>A folder under the system temp dir, removed on dispose.</summary>
+/// <summary>A folder under the system temp dir, removed on dispose. Shared by both test projects.</summary>
 public sealed class TempDirectory : IDisposable
 {
     public TempDirectory(string prefix = "ota-test")
