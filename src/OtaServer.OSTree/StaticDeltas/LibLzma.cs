@@ -93,6 +93,27 @@ internal static unsafe partial class LibLzma
     [LibraryImport(Library, EntryPoint = "lzma_code")]
     public static partial LzmaResult Code(LzmaStream* strm, int action);
 
+    /// <summary>One <c>lzma_code</c> call over spans. Returns Ok, StreamEnd or an error code (not thrown).</summary>
+    public static LzmaResult Step(LzmaStream* stream, ReadOnlySpan<byte> input, Span<byte> output, bool finish, out int consumed, out int produced)
+    {
+        fixed (byte* pin = input)
+        fixed (byte* pout = output)
+        {
+            stream->NextIn = pin;
+            stream->AvailIn = (nuint)input.Length;
+            stream->NextOut = pout;
+            stream->AvailOut = (nuint)output.Length;
+            var result = Code(stream, finish ? ActionFinish : ActionRun);
+            consumed = input.Length - (int)stream->AvailIn;
+            produced = output.Length - (int)stream->AvailOut;
+            stream->NextIn = null;
+            stream->NextOut = null;
+            stream->AvailIn = 0;
+            stream->AvailOut = 0;
+            return result;
+        }
+    }
+
     [LibraryImport(Library, EntryPoint = "lzma_end")]
     public static partial void End(LzmaStream* strm);
 

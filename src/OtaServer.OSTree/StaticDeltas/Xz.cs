@@ -157,22 +157,7 @@ internal sealed unsafe class LzmaCoder : IDisposable
     public LzmaResult Step(ReadOnlySpan<byte> input, Span<byte> output, bool finish, out int consumed, out int produced)
     {
         ObjectDisposedException.ThrowIf(_stream == null, this);
-        fixed (byte* pin = input)
-        fixed (byte* pout = output)
-        {
-            _stream->NextIn = pin;
-            _stream->AvailIn = (nuint)input.Length;
-            _stream->NextOut = pout;
-            _stream->AvailOut = (nuint)output.Length;
-            var result = LibLzma.Code(_stream, finish ? LibLzma.ActionFinish : LibLzma.ActionRun);
-            consumed = input.Length - (int)_stream->AvailIn;
-            produced = output.Length - (int)_stream->AvailOut;
-            _stream->NextIn = null;
-            _stream->NextOut = null;
-            _stream->AvailIn = 0;
-            _stream->AvailOut = 0;
-            return result;
-        }
+        return LibLzma.Step(_stream, input, output, finish, out consumed, out produced);
     }
 
     public void Dispose()

@@ -98,22 +98,7 @@ internal sealed unsafe partial class XzPushEncoder : IDisposable
         if (_coder is not null)
             return _coder.Step(input, output, finish, out consumed, out produced);
         ObjectDisposedException.ThrowIf(_stream == null, this);
-        fixed (byte* pin = input)
-        fixed (byte* pout = output)
-        {
-            _stream->NextIn = pin;
-            _stream->AvailIn = (nuint)input.Length;
-            _stream->NextOut = pout;
-            _stream->AvailOut = (nuint)output.Length;
-            var result = LibLzma.Code(_stream, finish ? LibLzma.ActionFinish : LibLzma.ActionRun);
-            consumed = input.Length - (int)_stream->AvailIn;
-            produced = output.Length - (int)_stream->AvailOut;
-            _stream->NextIn = null;
-            _stream->NextOut = null;
-            _stream->AvailIn = 0;
-            _stream->AvailOut = 0;
-            return result;
-        }
+        return LibLzma.Step(_stream, input, output, finish, out consumed, out produced);
     }
 
     public void Dispose()
