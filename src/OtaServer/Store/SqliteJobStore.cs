@@ -53,12 +53,14 @@ internal sealed class SqliteJobStore(SqliteDatabase db) : IJobStore
         return Task.FromResult<IReadOnlyList<JobRecord>>(list);
     }
 
+    // FIFO: jobs queued in the same millisecond keep their insertion order (rowid); the ids (UUIDv7)
+    // are random within a millisecond, so ordering by id let a later job overtake an earlier one.
     public Task<JobRecord?> ClaimNextAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
         using var lease = db.Rent();
         using var cmd = lease.Command(
             "UPDATE jobs SET status = 'Running', attempts = attempts + 1, started_at = $now " +
-            "WHERE id = (SELECT id FROM jobs WHERE status = 'Pending' ORDER BY created_at, id LIMIT 1) " +
+            "WHERE id = (SELECT id FROM jobs WHERE status = 'Pending' ORDER BY created_at, rowid LIMIT 1) " +
             $"RETURNING {Columns}");
         using var r = cmd.With("$now", now.ToDb()).ExecuteReader();
         return Task.FromResult(r.Read() ? Read(r) : null);
