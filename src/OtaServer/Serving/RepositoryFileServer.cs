@@ -126,7 +126,7 @@ internal sealed partial class RepositoryFileServer(
                         return;
                     }
                     break;
-                case RepositoryFileKind.DeltaSuperblock or RepositoryFileKind.DeltaPart:
+                case RepositoryFileKind.DeltaSuperblock or RepositoryFileKind.DeltaPart or RepositoryFileKind.DeltaStats:
                     etag = hashes.GetETag(fullPath, handle, length, lastWrite.Ticks);
                     break;
                 default:
@@ -166,7 +166,7 @@ internal sealed partial class RepositoryFileServer(
         var headers = response.Headers;
         headers.ETag = etag;
         headers.LastModified = lastModifiedHeader;
-        headers.CacheControl = kind is RepositoryFileKind.Object or RepositoryFileKind.DeltaSuperblock or RepositoryFileKind.DeltaPart
+        headers.CacheControl = kind is RepositoryFileKind.Object or RepositoryFileKind.DeltaSuperblock or RepositoryFileKind.DeltaPart or RepositoryFileKind.DeltaStats
             ? Immutable : NoCache;
         headers.AcceptRanges = AcceptBytes;
 

@@ -13,6 +13,8 @@ internal enum RepositoryFileKind : byte
     DeltaSuperblock,
     /// <summary><c>deltas/…/&lt;n&gt;</c>: a delta part, immutable once written.</summary>
     DeltaPart,
+    /// <summary><c>deltas/…/stats.json</c>: the delta's sizes (for a device's free-space check), written with it.</summary>
+    DeltaStats,
     /// <summary><c>delta-indexes/XX/&lt;41&gt;.index</c>.</summary>
     DeltaIndex,
     /// <summary><c>refs/heads/…</c> or <c>refs/mirrors/…</c>.</summary>
@@ -141,7 +143,7 @@ internal static class RepositoryPathGuard
         }
     }
 
-    // "<F[0:2]>/<F[2:]>-<T>/<file>" or "<T[0:2]>/<T[2:]>/<file>"; file = "superblock" or a part number.
+    // "<F[0:2]>/<F[2:]>-<T>/<file>" or "<T[0:2]>/<T[2:]>/<file>"; file = "superblock", a part number or "stats.json".
     private static PathVerdict CheckDelta(ReadOnlySpan<char> rest, out RepositoryFileKind kind)
     {
         kind = default;
@@ -155,6 +157,11 @@ internal static class RepositoryPathGuard
         if (TryParsePartNumber(file, out _))
         {
             kind = RepositoryFileKind.DeltaPart;
+            return PathVerdict.Serve;
+        }
+        if (file is "stats.json")
+        {
+            kind = RepositoryFileKind.DeltaStats;
             return PathVerdict.Serve;
         }
         return PathVerdict.NotServed;

@@ -82,6 +82,9 @@ public sealed class DeltaPullTests : IDisposable
         throw new TimeoutException("job did not finish in 60 s");
     }
 
+    private static string DeltaDir(string from, string to) =>
+        new OtaServer.OSTree.DeltaName(OtaServer.OSTree.Checksum.Parse(from), OtaServer.OSTree.Checksum.Parse(to)).RelativeDirectory["deltas/".Length..];
+
     private string NewClient(Uri server, string name)
     {
         var client = _tmp.Combine(name);
@@ -107,6 +110,12 @@ public sealed class DeltaPullTests : IDisposable
         var stats = await admin.GetFromJsonAsync<JsonElement>($"/api/v1/repos/main/deltas/{v1}-{v2}");
         Assert.True(stats.GetProperty("parts").GetInt32() >= 2, "a small part size gives several parts");
         Assert.Equal(1, stats.GetProperty("fallbacks").GetInt32());
+        // The stats are also in the served tree, for a device agent's free-space check.
+        var served = await _factory.CreateClient().GetAsync($"/repos/main/deltas/{DeltaDir(v1, v2)}/stats.json");
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        Assert.Contains("immutable", served.Headers.CacheControl?.ToString());
+        var servedStats = await served.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(stats.GetProperty("compressedBytes").GetInt64(), servedStats.GetProperty("compressedBytes").GetInt64());
         // Asking again is a no-op that answers with the stats.
         var again = await admin.PostAsJsonAsync("/api/v1/repos/main/deltas", new { from = v1, to = v2 });
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
