@@ -43,10 +43,7 @@ app.Services.GetRequiredService<RepositoryRegistry>();
 app.Services.GetRequiredService<IEnumerable<ITokenResolver>>();
 
 app.UseDiagnostics();
-// Repository files are anonymous unless configured otherwise: skip token parsing on that hot path.
-var tokensForFiles = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<OtaServerOptions>>().Value.RequireTokenForRepositories;
-app.UseWhen(c => tokensForFiles || !c.Request.Path.StartsWithSegments("/repos", StringComparison.Ordinal), b => b.UseAuthentication());
-app.UseAuthorization();
+app.UseOtaAuth();
 
 app.MapDiagnostics();
 app.MapServing();
