@@ -17,7 +17,7 @@ internal sealed partial class DeltaCleanupService(DeltaService deltas, IOptions<
                 if (removed > 0)
                     LogRemoved(logger, removed);
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 LogFailed(logger, e);
             }
