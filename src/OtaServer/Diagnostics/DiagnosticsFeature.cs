@@ -3,7 +3,7 @@ using Serilog;
 
 namespace OtaServer.Diagnostics;
 
-/// <summary>Logging (Serilog, one line per request), health check, ProblemDetails and Swagger.</summary>
+/// <summary>Logging (Serilog, one line per request: <see cref="RequestLogMiddleware"/>), health check, ProblemDetails and Swagger.</summary>
 public static class DiagnosticsFeature
 {
     public static WebApplicationBuilder AddOtaLogging(this WebApplicationBuilder builder)
@@ -39,15 +39,7 @@ public static class DiagnosticsFeature
 
     public static WebApplication UseDiagnostics(this WebApplication app)
     {
-        app.UseSerilogRequestLogging(o =>
-        {
-            o.MessageTemplate = "HTTP {RequestMethod} {RequestPath} {RangeHeader} {StatusCode} {ResponseLength} bytes in {Elapsed:0.0} ms";
-            o.EnrichDiagnosticContext = (diag, http) =>
-            {
-                diag.Set("ResponseLength", http.Response.ContentLength ?? -1);
-                diag.Set("RangeHeader", http.Request.Headers.Range.ToString());
-            };
-        });
+        app.UseMiddleware<RequestLogMiddleware>();
         app.UseExceptionHandler();
         // Repository files are the hot path: they answer their own 404s and never need Swagger, so
         // those middlewares only run for the other routes.
