@@ -42,7 +42,9 @@ var app = builder.Build();
 app.Services.GetRequiredService<RepositoryRegistry>();
 app.Services.GetRequiredService<IEnumerable<ITokenResolver>>();
 
-app.UseDiagnostics();
+app.UseDiagnostics();        // request log, exception handler, status pages and Swagger
+app.UseRepositoryFiles();    // the hot path: anonymous GET/HEAD of repository files, before routing and auth
+app.UseRouting();
 app.UseOtaAuth();
 
 app.MapDiagnostics();

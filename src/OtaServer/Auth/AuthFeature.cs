@@ -1,6 +1,4 @@
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.Extensions.Options;
-using OtaServer.Configuration;
 
 namespace OtaServer.Auth;
 
@@ -19,13 +17,12 @@ public static class AuthFeature
     }
 
     /// <summary>
-    /// Authentication and authorization. Repository files are anonymous unless
-    /// <see cref="OtaServerOptions.RequireTokenForRepositories"/> is set, so that hot path skips token parsing.
+    /// Authentication and authorization, after routing. Anonymous repository files never get here
+    /// (<see cref="Serving.RepositoryFileMiddleware"/> answers them first).
     /// </summary>
     public static WebApplication UseOtaAuth(this WebApplication app)
     {
-        var tokensForFiles = app.Services.GetRequiredService<IOptions<OtaServerOptions>>().Value.RequireTokenForRepositories;
-        app.UseWhen(c => tokensForFiles || !c.Request.Path.StartsWithSegments("/repos", StringComparison.Ordinal), b => b.UseAuthentication());
+        app.UseAuthentication();
         app.UseAuthorization();
         return app;
     }

@@ -40,12 +40,16 @@ internal sealed partial class RepositoryFileServer(
 
     private readonly int _maxRanges = options.Value.MaxRanges;
 
-    public async Task ServeAsync(HttpContext context)
+    /// <summary>The endpoint form (<see cref="ServingFeature.RoutePattern"/>), used when repository files need a token.</summary>
+    public Task ServeRouteAsync(HttpContext context)
     {
         var values = context.Request.RouteValues;
-        var repository = values["repo"] as string;
-        var path = values["path"] as string ?? string.Empty;
-        if (repository is null || !registry.TryGetRoot(repository, out var root))
+        return ServeAsync(context, values["repo"] as string ?? string.Empty, values["path"] as string ?? string.Empty);
+    }
+
+    public async Task ServeAsync(HttpContext context, string repository, string path)
+    {
+        if (!registry.TryGetRoot(repository, out var root))
         {
             await ProblemAsync(context, StatusCodes.Status404NotFound, "Unknown repository",
                 $"No repository named '{repository}' is served here; configured ones: {string.Join(", ", registry.Names)}.");
@@ -64,7 +68,7 @@ internal sealed partial class RepositoryFileServer(
 
         if (kind == RepositoryFileKind.Object && objects.TryGet(repository, path, out var cached))
         {
-            if (File.Exists(cached.FullPath))
+            if (objects.StillPresent(cached))
             {
                 await RespondAsync(context, null, cached.Content, cached.Content.Length, cached.ETag, cached.LastModified,
                     cached.LastModifiedHeader, kind, cached.FullPath, path);

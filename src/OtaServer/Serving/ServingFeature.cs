@@ -22,10 +22,19 @@ public static class ServingFeature
         return services;
     }
 
+    /// <summary>Anonymous repository files skip routing and auth (see <see cref="RepositoryFileMiddleware"/>).</summary>
+    public static WebApplication UseRepositoryFiles(this WebApplication app)
+    {
+        if (!app.Services.GetRequiredService<IOptions<OtaServerOptions>>().Value.RequireTokenForRepositories)
+            app.UseMiddleware<RepositoryFileMiddleware>();
+        return app;
+    }
+
+    /// <summary>The route: documents the files in Swagger and serves them when a token is required.</summary>
     public static IEndpointRouteBuilder MapServing(this IEndpointRouteBuilder app)
     {
         var server = app.ServiceProvider.GetRequiredService<RepositoryFileServer>();
-        var endpoint = app.MapMethods(RoutePattern, [HttpMethods.Get, HttpMethods.Head], (RequestDelegate)server.ServeAsync)
+        var endpoint = app.MapMethods(RoutePattern, [HttpMethods.Get, HttpMethods.Head], (RequestDelegate)server.ServeRouteAsync)
             .WithDisplayName("Repository file")
             .WithTags("Serving");
         if (app.ServiceProvider.GetRequiredService<IOptions<OtaServerOptions>>().Value.RequireTokenForRepositories)

@@ -60,6 +60,13 @@ public sealed class ServingOptions
     [Range(0, 1024 * 1024)]
     public int SmallObjectMaxSize { get; set; } = 16 * 1024;
 
+    /// <summary>
+    /// A cached small object is checked against the disk at most this often: an object pruned from the repository
+    /// is still served (valid bytes, by its content hash) for up to this long. Zero checks on every request.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan SmallObjectRecheckInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>A Range header with more ranges than this is ignored (the whole file is sent).</summary>
     [Range(1, 1000)]
     public int MaxRanges { get; set; } = 64;

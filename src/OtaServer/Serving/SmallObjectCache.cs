@@ -7,16 +7,23 @@ namespace OtaServer.Serving;
 /// <summary>
 /// Bytes, ETag and Last-Modified of small content-addressed objects (<c>.commit</c>, <c>.dirtree</c>,
 /// <c>.dirmeta</c>, small <c>.filez</c>): immutable by name, and a fleet fetches the same ones over and over.
-/// A hit costs one <c>stat</c> (so a pruned object is 404 at once) instead of open/fstat/read/close and
-/// allocates nothing. Bounded by <see cref="ServingOptions.SmallObjectCacheBytes"/>: when full it starts over.
+/// A hit allocates nothing and costs no system call; an entry is checked against the disk (one <c>stat</c>) at most once
+/// per <see cref="ServingOptions.SmallObjectRecheckInterval"/>, so a pruned object turns 404 within that interval
+/// (its bytes stay valid: names are content hashes). Bounded by <see cref="ServingOptions.SmallObjectCacheBytes"/>:
+/// when full it starts over.
 /// </summary>
 internal sealed class SmallObjectCache(IOptions<ServingOptions> options)
 {
     private readonly ConcurrentDictionary<(string Repository, string Path), Entry> _entries = new();
     private readonly long _budget = options.Value.SmallObjectCacheBytes;
+    private readonly long _recheckMilliseconds = (long)options.Value.SmallObjectRecheckInterval.TotalMilliseconds;
     private long _bytes;
 
-    internal sealed record Entry(string FullPath, byte[] Content, string ETag, DateTimeOffset LastModified, string LastModifiedHeader);
+    internal sealed record Entry(string FullPath, byte[] Content, string ETag, DateTimeOffset LastModified, string LastModifiedHeader)
+    {
+        /// <summary><see cref="Environment.TickCount64"/> when the file was last seen on disk.</summary>
+        internal long CheckedAt = Environment.TickCount64;
+    }
 
     public int MaxObjectSize { get; } = options.Value.SmallObjectMaxSize;
 
@@ -37,6 +44,18 @@ internal sealed class SmallObjectCache(IOptions<ServingOptions> options)
             Interlocked.Exchange(ref _bytes, entry.Content.Length);
         }
         _entries[(repository, path)] = entry;
+    }
+
+    /// <summary>False once the file behind <paramref name="entry"/> is gone (looked at no more than once per recheck interval).</summary>
+    public bool StillPresent(Entry entry)
+    {
+        var now = Environment.TickCount64;
+        if (now - Volatile.Read(ref entry.CheckedAt) < _recheckMilliseconds)
+            return true;
+        if (!File.Exists(entry.FullPath))
+            return false;
+        Volatile.Write(ref entry.CheckedAt, now);
+        return true;
     }
 
     public void Remove(string repository, string path) => _entries.TryRemove((repository, path), out _);

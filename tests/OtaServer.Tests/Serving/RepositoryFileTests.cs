@@ -25,7 +25,7 @@ public sealed class RepositoryFileTests(ServingFixture fixture) : IClassFixture<
     [Fact]
     public async Task Get_CachedSmallObject_IsServedAgainAndIs404OnceRemoved()
     {
-        using var factory = new OtaServerFactory();
+        using var factory = new OtaServerFactory(new Dictionary<string, string?> { ["OtaServer:Serving:SmallObjectRecheckInterval"] = "00:00:00" });
         var client = factory.CreateClient();
         var checksum = ServingTestRepo.RandomChecksum();
         var bytes = ServingTestRepo.RandomBytes(3000);
@@ -40,6 +40,29 @@ public sealed class RepositoryFileTests(ServingFixture fixture) : IClassFixture<
         File.Delete(full); // pruned
         using var third = await client.GetAsync(url);
         Assert.Equal(HttpStatusCode.NotFound, third.StatusCode);
+    }
+
+    [Fact]
+    public async Task Get_CachedSmallObject_RemovedFromDisk_Is404AfterTheRecheckInterval()
+    {
+        using var factory = new OtaServerFactory(new Dictionary<string, string?> { ["OtaServer:Serving:SmallObjectRecheckInterval"] = "00:00:00.400" });
+        var client = factory.CreateClient();
+        var checksum = ServingTestRepo.RandomChecksum();
+        var bytes = ServingTestRepo.RandomBytes(2000);
+        var full = ServingTestRepo.Write(factory, ServingTestRepo.ObjectPath(checksum, "dirmeta"), bytes);
+        var url = "/repos/main/" + ServingTestRepo.ObjectPath(checksum, "dirmeta");
+        using (var first = await client.GetAsync(url))
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+
+        File.Delete(full);
+        using (var soon = await client.GetAsync(url)) // within the interval: the cached (still valid) bytes
+        {
+            Assert.Equal(HttpStatusCode.OK, soon.StatusCode);
+            Assert.Equal(bytes, await soon.Content.ReadAsByteArrayAsync());
+        }
+        await Task.Delay(600);
+        using var later = await client.GetAsync(url);
+        Assert.Equal(HttpStatusCode.NotFound, later.StatusCode);
     }
 
     [Fact]
