@@ -12,7 +12,9 @@ using OtaServer.Store;
 using OtaServer.Targets;
 using OtaServer.Waves;
 
-var builder = WebApplication.CreateBuilder(args);
+// Content root = the binary's folder, not the working directory: configuration reload watches the content root
+// recursively, and a working directory holding ./data made it follow every object the server writes.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 // The canonical appsettings.json sits at the repository root and is copied next to the binary;
 // it is the lowest-precedence source, so the environment (OtaServer__DataDir …) still wins.
 var rootSettings = new JsonConfigurationSource { Path = Path.Combine(AppContext.BaseDirectory, "appsettings.json"), Optional = true };

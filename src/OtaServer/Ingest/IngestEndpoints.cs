@@ -83,7 +83,7 @@ internal static class IngestEndpoints
         catch (Exception e) when (e is BadHttpRequestException or IOException && !cancellationToken.IsCancellationRequested)
         {
             return RepositoryProblems.Problem(400, "Upload interrupted",
-                $"The upload could not be read to its end ({e.Message}). Nothing from this upload was stored.");
+                $"The upload could not be read to its end ({e.Message}). {ObjectImporter.KeptNote}");
         }
     }
 

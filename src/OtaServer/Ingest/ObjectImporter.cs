@@ -10,40 +10,43 @@ namespace OtaServer.Ingest;
 public sealed record ImportResult(int Received, int Created, int AlreadyPresent, int Ignored);
 
 /// <summary>
-/// Imports a tar stream of archive-repository files. Each object is streamed to a staging folder
-/// inside the repository (never served), verified (checksum, normal form, sane header) on a pool of
-/// workers while the tar is still arriving, and only when the whole upload was read and every object
-/// verified are the objects moved into <c>objects/</c>, create-only. A bad object, a truncated or
-/// corrupt stream, or an aborted upload leaves the repository as it was.
+/// Imports a tar stream of archive-repository files. Each object is verified (checksum, normal form, sane header)
+/// on a pool of workers while the tar is still arriving, and only then published into <c>objects/</c>, create-only
+/// and atomically (<see cref="LooseObjectWriter"/>): nothing unverified or partial is ever visible. An upload that
+/// fails part-way (a bad object, a truncated or corrupt stream, a client that goes away) keeps the objects verified
+/// before the failure, like an interrupted <c>ostree pull</c>: they are valid, and the retry's missing-objects query
+/// skips them. Refs only move through <see cref="RefUpdater"/>, which requires the whole commit.
 /// </summary>
 internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
 {
-    /// <summary>Objects up to this size are verified from memory.</summary>
+    /// <summary>Objects up to this size are verified from memory; larger ones from a file in <c>tmp/</c>.</summary>
     private const int InMemoryLimit = 1 << 20;
 
-    /// <summary>Staged objects waiting for a verifier.</summary>
+    /// <summary>Objects read and waiting for a verifier.</summary>
     private const int QueueCapacity = 64;
 
     /// <summary>The client's limit for metadata objects (OSTREE_MAX_METADATA_SIZE).</summary>
     private const long MaxMetadataSize = 10 * 1024 * 1024;
 
+    public const string KeptNote = "Objects verified before the failure were kept (they are complete and valid; a retry's missing-objects query skips them).";
+
     public async Task<ImportResult> ImportAsync(string repoRoot, Stream body, string? contentEncoding, CancellationToken cancellationToken)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var staging = Path.Combine(repoRoot, RepositoryRegistry.StagingFolder, "ingest-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(staging);
+        var writer = new LooseObjectWriter(repoRoot);
+        string? largeObjects = null; // tmp/ingest-*/: created only for objects over InMemoryLimit
         try
         {
-            var staged = new Dictionary<ObjectName, string>();
-            var stagingDirs = new HashSet<string>(StringComparer.Ordinal);
-            int received = 0, present = 0, ignored = 0;
+            var seen = new HashSet<ObjectName>();
+            int received = 0, ignored = 0;
+            var counts = new Counts();
             var failures = new List<(ObjectName Name, string Reason)>();
-            var verifyQueue = Channel.CreateBounded<StagedObject>(new BoundedChannelOptions(QueueCapacity) { SingleWriter = true });
+            var verifyQueue = Channel.CreateBounded<ReadObject>(new BoundedChannelOptions(QueueCapacity) { SingleWriter = true });
             using var verifyCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            // Verification is CPU-bound and synchronous: dedicated threads, so the thread pool stays free
-            // for the request body and the file writes (on 2 cores a starved pool made uploads crawl).
+            // Verification and publication are CPU- and syscall-bound and synchronous: dedicated threads, so the
+            // thread pool stays free for the request body (on 2 cores a starved pool made uploads crawl).
             var workers = Enumerable.Range(0, Math.Max(4, 2 * Environment.ProcessorCount))
-                .Select(_ => Task.Factory.StartNew(() => VerifyWorker(verifyQueue.Reader, failures, verifyCts.Token),
+                .Select(_ => Task.Factory.StartNew(() => VerifyWorker(verifyQueue.Reader, writer, counts, failures, verifyCts.Token),
                     CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default))
                 .ToArray();
             try
@@ -60,10 +63,10 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                             continue;
                         }
                         received++;
-                        // Objects the repository already has are found at publication (the create-only
-                        // rename refuses them): clients ask /objects/missing first, so a stat per object
-                        // here would cost more than it saves.
-                        if (staged.ContainsKey(name))
+                        // Objects the repository already has are found at publication (the create-only link
+                        // refuses them): clients ask /objects/missing first, so a stat per object here would
+                        // cost more than it saves.
+                        if (!seen.Add(name))
                             continue;
                         if (name.Type != ObjectType.File && entry.Length > MaxMetadataSize)
                         {
@@ -71,32 +74,37 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                                 failures.Add((name, $"metadata object is {entry.Length} bytes, over the 10 MiB limit"));
                             break;
                         }
-                        // Staged under the same two-character prefixes as objects/: creating thousands of
-                        // files in one folder serialises the writers on that folder's lock.
-                        var prefixDir = Path.Combine(staging, name.RelativePath[8..10]);
-                        if (stagingDirs.Add(prefixDir))
-                            Directory.CreateDirectory(prefixDir);
-                        var path = Path.Combine(prefixDir, name.ToString());
-                        byte[]? copy = null;
+                        ReadObject item;
                         if (entry.Length <= InMemoryLimit)
                         {
-                            // Small objects (nearly all): read into memory here; a worker writes the staged
-                            // file and verifies from memory, so file creation also runs on every core.
+                            // Nearly all objects: into memory here, verified and written by a worker.
                             // In-flight memory ≤ QueueCapacity × InMemoryLimit.
-                            copy = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, entry.Length));
-                            if (entry.DataStream is not null)
-                                await CopyExactAsync(entry.DataStream, null, entry.Length, copy, name, cancellationToken);
+                            var copy = ArrayPool<byte>.Shared.Rent((int)Math.Max(1, entry.Length));
+                            item = new ReadObject(name, null, copy, (int)entry.Length);
+                            try
+                            {
+                                if (entry.DataStream is not null)
+                                    await CopyExactAsync(entry.DataStream, null, entry.Length, copy, name, cancellationToken);
+                            }
+                            catch
+                            {
+                                ArrayPool<byte>.Shared.Return(copy);
+                                throw;
+                            }
                         }
                         else
                         {
+                            largeObjects ??= Directory.CreateDirectory(Path.Combine(repoRoot, RepositoryRegistry.StagingFolder,
+                                "ingest-" + Guid.NewGuid().ToString("N"))).FullName;
+                            var path = Path.Combine(largeObjects, name.ToString());
                             // Synchronous writes: they land in the page cache, and async file I/O on Linux
                             // costs a thread-pool hop per call.
-                            using var output = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1);
-                            if (entry.DataStream is not null)
-                                await CopyExactAsync(entry.DataStream, output, entry.Length, null, name, cancellationToken);
+                            using (var output = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+                                if (entry.DataStream is not null)
+                                    await CopyExactAsync(entry.DataStream, output, entry.Length, null, name, cancellationToken);
+                            item = new ReadObject(name, path, null, 0);
                         }
-                        staged[name] = path;
-                        await verifyQueue.Writer.WriteAsync(new StagedObject(name, path, copy, (int)Math.Min(entry.Length, InMemoryLimit)), cancellationToken);
+                        await verifyQueue.Writer.WriteAsync(item, cancellationToken);
                         lock (failures)
                             if (failures.Count > 0)
                                 break;
@@ -108,36 +116,21 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                 verifyQueue.Writer.TryComplete();
                 await Task.WhenAll(workers);
             }
-            var readMs = clock.ElapsedMilliseconds;
 
             if (failures.Count > 0)
             {
                 var names = failures.Select(f => f.Name.ToString()).ToList();
-                LogRejected(logger, failures[0].Name.ToString(), failures[0].Reason);
+                LogRejected(logger, failures[0].Name.ToString(), failures[0].Reason, counts.Created);
                 throw new IngestException(StatusCodes.Status422UnprocessableEntity, "Invalid object",
-                    $"Object {failures[0].Name} was rejected: {failures[0].Reason}. Nothing from this upload was stored.", names);
+                    $"Object {failures[0].Name} was rejected and not stored: {failures[0].Reason}. {KeptNote}", names);
             }
-
-            // Everything verified: make the objects visible, create-only.
-            int created = 0;
-            var objectDirs = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var (name, path) in staged)
-            {
-                var final = Path.Combine(repoRoot, name.RelativePath);
-                var dir = Path.GetDirectoryName(final)!;
-                if (objectDirs.Add(dir))
-                    Directory.CreateDirectory(dir);
-                if (AtomicRename.TryMoveNoReplace(path, final))
-                    created++;
-                else
-                    present++; // a concurrent upload published the same object first
-            }
-            LogImported(logger, created, present, ignored, readMs, clock.ElapsedMilliseconds - readMs);
-            return new ImportResult(received, created, present, ignored);
+            LogImported(logger, counts.Created, counts.Present, ignored, clock.ElapsedMilliseconds);
+            return new ImportResult(received, counts.Created, counts.Present, ignored);
         }
         finally
         {
-            TryDeleteDirectory(staging);
+            if (largeObjects is not null)
+                TryDeleteDirectory(largeObjects);
         }
     }
 
@@ -150,7 +143,7 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or FormatException or ZstdSharp.ZstdException or ArgumentException)
         {
             throw new IngestException(StatusCodes.Status400BadRequest, "Invalid upload",
-                $"The upload is not a complete tar stream ({e.Message}). Nothing from this upload was stored.");
+                $"The upload is not a complete tar stream ({e.Message}). {KeptNote}");
         }
     }
 
@@ -173,11 +166,11 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                 catch (Exception e) when (e is InvalidDataException or ZstdSharp.ZstdException)
                 {
                     throw new IngestException(StatusCodes.Status400BadRequest, "Invalid upload",
-                        $"The upload's compressed stream is corrupt inside {name} ({e.Message}). Nothing from this upload was stored.");
+                        $"The upload's compressed stream is corrupt inside {name} ({e.Message}). {KeptNote}");
                 }
                 if (n == 0)
                     throw new IngestException(StatusCodes.Status400BadRequest, "Truncated upload",
-                        $"The tar stream ended inside {name}. Nothing from this upload was stored.");
+                        $"The tar stream ended inside {name}. {KeptNote}");
                 destination?.Write(buffer, offset, n);
                 done += n;
             }
@@ -189,7 +182,8 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
         }
     }
 
-    private static void VerifyWorker(ChannelReader<StagedObject> queue, List<(ObjectName, string)> failures, CancellationToken cancellationToken)
+    private static void VerifyWorker(ChannelReader<ReadObject> queue, LooseObjectWriter writer, Counts counts,
+        List<(ObjectName, string)> failures, CancellationToken cancellationToken)
     {
         while (queue.WaitToReadAsync(cancellationToken).AsTask().GetAwaiter().GetResult())
         {
@@ -202,17 +196,19 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                         failed = failures.Count > 0;
                     if (failed)
                         continue;
+                    bool created;
                     if (item.Copy is not null)
                     {
-                        using (var output = new FileStream(item.Path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
-                            output.Write(item.Copy, 0, item.Length);
                         ObjectVerifier.Verify(item.Name, new MemoryStream(item.Copy, 0, item.Length, writable: false));
+                        created = writer.TryCreate(item.Name, item.Copy.AsSpan(0, item.Length));
                     }
                     else
                     {
-                        using var stream = new FileStream(item.Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
-                        ObjectVerifier.Verify(item.Name, stream);
+                        using (var stream = new FileStream(item.Path!, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
+                            ObjectVerifier.Verify(item.Name, stream);
+                        created = writer.PublishFile(item.Path!, item.Name);
                     }
+                    Interlocked.Increment(ref created ? ref counts.Created : ref counts.Present);
                 }
                 catch (InvalidObjectException e)
                 {
@@ -228,8 +224,14 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
         }
     }
 
-    /// <summary>A staged object waiting for verification, with its bytes when it is small.</summary>
-    private readonly record struct StagedObject(ObjectName Name, string Path, byte[]? Copy, int Length);
+    /// <summary>An object read from the upload: its bytes when small, else the temporary file holding them.</summary>
+    private readonly record struct ReadObject(ObjectName Name, string? Path, byte[]? Copy, int Length);
+
+    private sealed class Counts
+    {
+        public int Created;
+        public int Present;
+    }
 
     private static void TryDeleteDirectory(string path)
     {
@@ -238,9 +240,9 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
         catch (IOException) { }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Imported {Created} new objects ({Present} already present, {Ignored} ignored): read and verified in {ReadMs} ms, published in {PublishMs} ms")]
-    private static partial void LogImported(ILogger logger, int created, int present, int ignored, long readMs, long publishMs);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Imported {Created} new objects ({Present} already present, {Ignored} ignored) in {Milliseconds} ms")]
+    private static partial void LogImported(ILogger logger, int created, int present, int ignored, long milliseconds);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Rejected upload: object {Object} is invalid: {Reason}")]
-    private static partial void LogRejected(ILogger logger, string @object, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Rejected upload: object {Object} is invalid: {Reason} ({Created} objects verified before it were kept)")]
+    private static partial void LogRejected(ILogger logger, string @object, string reason, int created);
 }

@@ -111,7 +111,7 @@ public sealed class IngestTests : IDisposable
     }
 
     [Fact]
-    public async Task Upload_ObjectWithWrongHash_Returns422NamingItAndStoresNothing()
+    public async Task Upload_ObjectWithWrongHash_Returns422NamingIt_AndNeverStoresIt()
     {
         var (repo, _) = MakeLocalCommit(1);
         var paths = LocalRepos.ObjectPaths(repo);
@@ -124,8 +124,9 @@ public sealed class IngestTests : IDisposable
         Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
         var problem = await JsonAsync(response);
         Assert.Contains("ab" + new string('c', 62) + ".filez", problem.GetProperty("detail").GetString());
+        Assert.Contains("was rejected and not stored", problem.GetProperty("detail").GetString());
         Assert.False(File.Exists(ServerObject(wrongName)));
-        Assert.DoesNotContain(paths, p => File.Exists(ServerObject(p)));
+        AssertEveryStoredObjectVerifies();
         AssertNoStagingLeft();
     }
 
@@ -145,7 +146,7 @@ public sealed class IngestTests : IDisposable
     [InlineData("truncated-tar")]
     [InlineData("truncated-zstd")]
     [InlineData("corrupt-zstd")]
-    public async Task Upload_BrokenStream_ReturnsClearErrorAndStoresNothing(string kind)
+    public async Task Upload_BrokenStream_ReturnsClearError_KeepsOnlyVerifiedObjects_AndTheRetryResumes(string kind)
     {
         var (repo, _) = MakeLocalCommit(1);
         var paths = LocalRepos.ObjectPaths(repo);
@@ -161,8 +162,17 @@ public sealed class IngestTests : IDisposable
         var response = await UploadAsync(client, body);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        Assert.DoesNotContain(paths, p => File.Exists(ServerObject(p)));
+        AssertEveryStoredObjectVerifies();
         AssertNoStagingLeft();
+
+        // The retry sends only what is missing, and completes the set.
+        var missing = await MissingAsync(client, paths);
+        if (kind == "truncated-tar") // the objects before the cut arrived whole, so they were kept
+            Assert.InRange(missing.Count, 1, paths.Count - 1);
+        var retry = await UploadAsync(client, LocalRepos.Tar(repo, missing));
+        Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
+        Assert.Equal(missing.Count, (await JsonAsync(retry)).GetProperty("created").GetInt32());
+        Assert.All(paths, p => Assert.True(File.Exists(ServerObject(p))));
     }
 
     [Fact]
@@ -259,9 +269,14 @@ public sealed class IngestTests : IDisposable
         for (var i = 0; i < 100 && Directory.EnumerateDirectories(staging, "ingest-*").Any(); i++)
             await Task.Delay(100);
         AssertNoStagingLeft();
-        Assert.DoesNotContain(newPaths, p => File.Exists(ServerObject(p)));
+        AssertEveryStoredObjectVerifies();
         OstreeCli.Run("fsck", "--repo=" + _factory.RepoRoot());
-        Assert.NotEqual(commit, v2);
+
+        // The push is retried: only the missing objects go up, then the ref moves to v2.
+        var missing = await MissingAsync(client, newPaths);
+        Assert.Equal(HttpStatusCode.OK, (await UploadAsync(client, LocalRepos.Tar(repo, missing))).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.PutAsJsonAsync("/api/v1/repos/main/refs/main", new { commit = v2, expected = commit })).StatusCode);
+        OstreeCli.Run("fsck", "--repo=" + _factory.RepoRoot());
     }
 
     [Fact]
@@ -278,6 +293,28 @@ public sealed class IngestTests : IDisposable
         var admin = _factory.CreateClient(OtaServerFactory.PushToken);
         Assert.Equal(HttpStatusCode.OK, (await admin.PostAsJsonAsync("/api/v1/repos/main/objects/missing", body)).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await admin.PostAsJsonAsync("/api/v1/repos/nope/objects/missing", body)).StatusCode);
+    }
+
+    private static async Task<List<string>> MissingAsync(HttpClient client, IEnumerable<string> paths)
+    {
+        var names = paths.Select(p => p["objects/".Length..].Replace("/", "")).ToList();
+        var response = await client.PostAsJsonAsync("/api/v1/repos/main/objects/missing", new { objects = names });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await JsonAsync(response)).GetProperty("missing").EnumerateArray()
+            .Select(n => OtaServer.OSTree.ObjectName.Parse(n.GetString()!).RelativePath).ToList();
+    }
+
+    /// <summary>Whatever an upload left in objects/ is a whole, valid object under its own name: nothing partial or unverified.</summary>
+    private void AssertEveryStoredObjectVerifies()
+    {
+        var root = _factory.RepoRoot();
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(root, "objects"), "*", SearchOption.AllDirectories))
+        {
+            var rel = Path.GetRelativePath(root, file).Replace('\\', '/');
+            Assert.True(OtaServer.OSTree.ObjectName.TryParseRelativePath(rel, out var name), $"stray file {rel}");
+            using var stream = File.OpenRead(file);
+            OtaServer.OSTree.ObjectVerifier.Verify(name, stream);
+        }
     }
 
     private void AssertNoStagingLeft()
