@@ -4,8 +4,11 @@ FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props OtaServer.sln appsettings.json ./
 COPY src/ src/
-RUN dotnet publish src/OtaServer/OtaServer.csproj -c Release -o /app/server --no-self-contained \
- && dotnet publish src/otactl/otactl.csproj -c Release -o /app/otactl --no-self-contained
+# A runtime identifier makes the publish ReadyToRun (precompiled; see the .csproj files).
+ARG TARGETARCH
+RUN rid="linux-$(case "$TARGETARCH" in arm64) echo arm64;; *) echo x64;; esac)" \
+ && dotnet publish src/OtaServer/OtaServer.csproj -c Release -r "$rid" -o /app/server --no-self-contained \
+ && dotnet publish src/otactl/otactl.csproj -c Release -r "$rid" -o /app/otactl --no-self-contained
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
 # liblzma (xz for delta parts) is part of the base image; ostree itself is not needed at run time.

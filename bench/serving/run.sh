@@ -42,7 +42,7 @@ log() { echo "[bench] $*" >&2; }
 
 # ---------------------------------------------------------------- build
 log "building OtaServer (Release) into $WORK/app"
-dotnet publish "$ROOT/src/OtaServer/OtaServer.csproj" -c Release -o "$WORK/app" --nologo -v quiet >/dev/null
+dotnet publish "$ROOT/src/OtaServer/OtaServer.csproj" -c Release -r "linux-$(uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/')" --self-contained false -o "$WORK/app" --nologo -v quiet >/dev/null
 
 # ---------------------------------------------------------------- repository
 REPO="$WORK/data/repos/main"
@@ -107,7 +107,7 @@ NGINX_STARTED=1
 start_ota() { # $1 = log variant: log (as configured in appsettings.json: console), nolog, filelog
   local extra=()
   case $1 in
-    nolog) extra=(env "Serilog__MinimumLevel__Override__Serilog.AspNetCore.RequestLoggingMiddleware=Warning") ;;
+    nolog) extra=(env "Serilog__MinimumLevel__Override__OtaServer.Diagnostics.RequestLog=Warning") ;;
     filelog) extra=(env Serilog__WriteTo__0__Name=File "Serilog__WriteTo__0__Args__path=$WORK/otaserver-file.log"
                     Serilog__WriteTo__0__Args__buffered=true) ;;
   esac

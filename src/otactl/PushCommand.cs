@@ -3,6 +3,7 @@ using System.Formats.Tar;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Threading.Channels;
 using OtaServer.OSTree;
 using ZstdSharp;
 
@@ -14,7 +15,11 @@ namespace OtaCtl;
 /// </summary>
 internal static class PushCommand
 {
-    private const int QueryBatch = 50_000;
+    /// <summary>Names per missing-objects query: small enough that the upload starts after the first answer.</summary>
+    private const int QueryBatch = 1_000;
+
+    /// <summary>zstd level of the upload (negative = zstd's fast levels).</summary>
+    private const int CompressionLevel = -5;
 
     public static Command Create(CliContext ctx)
     {
@@ -63,49 +68,85 @@ internal static class PushCommand
                 "create it with 'ostree init --mode=archive' or copy the commit there with 'ostree pull-local'.");
         var commit = local.ResolveRef(refName)
             ?? (Checksum.TryParse(refName, out var c) ? c : throw Fail($"Unknown ref '{refName}' in {localPath}."));
+        var repoPath = $"api/v1/repos/{Uri.EscapeDataString(repo)}";
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        // The ref's current value (for the compare-and-swap) is asked while the commit is walked: it also opens
+        // the connection, so the first missing-objects query does not pay for that.
+        var refsTask = api.GetAsync<List<RefEntry>>($"{repoPath}/refs", cancellationToken);
         var walk = local.WalkCommit(commit);
         if (walk.Missing.Count > 0)
             throw Fail($"Commit {commit} is incomplete in {localPath}: {walk.Missing.Count} objects are missing (first: {walk.Missing[0]}).");
-        var all = walk.Present;
+        // Metadata last, the commit at the very end: the server publishes objects as they are verified, and a
+        // tree then never appears before the files it names.
+        var all = walk.Present.OrderBy(o => o.Type switch { ObjectType.File => 0, ObjectType.Commit or ObjectType.CommitMeta => 2, _ => 1 }).ToList();
         progress.Line($"Commit {commit}: {all.Count} objects (walked in {clock.Elapsed.TotalSeconds:0.00} s)");
+        var expected = (await refsTask).FirstOrDefault(r => r.Name == refName)?.Commit;
         clock.Restart();
 
-        var missing = new List<ObjectName>();
-        for (var i = 0; i < all.Count; i += QueryBatch)
+        // Ask which objects are missing batch by batch, and stream each batch's answer into the upload while the
+        // next batch is asked.
+        var toSend = Channel.CreateUnbounded<ObjectName>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var sizes = new UploadSizes();
+        using var asking = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var askTask = AskMissingAsync(api, repoPath, localPath, all, toSend.Writer, sizes, asking.Token);
+        try
         {
-            var batch = all.Skip(i).Take(QueryBatch).Select(o => o.ToString()).ToList();
-            var body = await api.PostAsync<MissingResponse>($"api/v1/repos/{Uri.EscapeDataString(repo)}/objects/missing",
-                new { objects = batch }, cancellationToken);
-            missing.AddRange(body.Missing.Select(ObjectName.Parse));
-        }
-
-        long totalBytes = missing.Sum(o => new FileInfo(Path.Combine(localPath, o.RelativePath)).Length);
-        progress.Line($"Uploading {missing.Count} missing objects ({totalBytes} bytes; asked in {clock.Elapsed.TotalSeconds:0.00} s)");
-        clock.Restart();
-        if (missing.Count > 0)
-        {
-            // Metadata last: a reader of the staging folder never sees a commit before its tree.
-            missing.Sort((a, b) => (a.Type == ObjectType.File ? 0 : 1).CompareTo(b.Type == ObjectType.File ? 0 : 1));
-            using var upload = new HttpRequestMessage(HttpMethod.Post, $"api/v1/repos/{Uri.EscapeDataString(repo)}/objects")
+            if (await toSend.Reader.WaitToReadAsync(cancellationToken))
             {
-                Content = new TarUploadContent(localPath, missing, totalBytes, progress),
-            };
-            using var _ = await api.SendAsync(upload, HttpCompletionOption.ResponseContentRead, cancellationToken);
-            progress.Done();
+                using var upload = new HttpRequestMessage(HttpMethod.Post, $"{repoPath}/objects")
+                {
+                    Content = new TarUploadContent(localPath, toSend.Reader, sizes, progress),
+                };
+                using var _ = await api.SendAsync(upload, HttpCompletionOption.ResponseContentRead, cancellationToken);
+                progress.Done();
+            }
+            await askTask;
         }
+        catch (Exception) when (askTask.IsFaulted)
+        {
+            await askTask; // the query's own error explains more than the upload it cut short
+            throw;
+        }
+        catch
+        {
+            asking.Cancel();
+            throw;
+        }
+        progress.Line($"Uploaded {sizes.Objects} missing objects ({sizes.Bytes} bytes), verified and stored in {clock.Elapsed.TotalSeconds:0.00} s");
 
-        progress.Line($"Uploaded and verified in {clock.Elapsed.TotalSeconds:0.00} s");
         clock.Restart();
-        var refs = await api.GetAsync<List<RefEntry>>($"api/v1/repos/{Uri.EscapeDataString(repo)}/refs", cancellationToken);
-        var expected = refs.FirstOrDefault(r => r.Name == refName)?.Commit;
-        using var move = new HttpRequestMessage(HttpMethod.Put, $"api/v1/repos/{Uri.EscapeDataString(repo)}/refs/{refName}")
+        using var move = new HttpRequestMessage(HttpMethod.Put, $"{repoPath}/refs/{refName}")
         {
             Content = JsonContent.Create(new { commit = commit.ToString(), expected, force }),
         };
         using var __ = await api.SendAsync(move, HttpCompletionOption.ResponseContentRead, cancellationToken);
         progress.Line($"Ref moved in {clock.Elapsed.TotalSeconds:0.00} s");
-        return new PushResult(refName, commit.ToString(), all.Count, missing.Count, totalBytes);
+        return new PushResult(refName, commit.ToString(), all.Count, sizes.Objects, sizes.Bytes);
+    }
+
+    private static async Task AskMissingAsync(ApiClient api, string repoPath, string localPath, List<ObjectName> all,
+        ChannelWriter<ObjectName> toSend, UploadSizes sizes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            for (var i = 0; i < all.Count; i += QueryBatch)
+            {
+                var batch = all.GetRange(i, Math.Min(QueryBatch, all.Count - i)).Select(o => o.ToString()).ToList();
+                var body = await api.PostAsync<MissingResponse>($"{repoPath}/objects/missing", new { objects = batch }, cancellationToken);
+                foreach (var missing in body.Missing)
+                {
+                    var name = ObjectName.Parse(missing);
+                    sizes.Add(new FileInfo(Path.Combine(localPath, name.RelativePath)).Length);
+                    toSend.TryWrite(name);
+                }
+            }
+            toSend.TryComplete();
+        }
+        catch (Exception e)
+        {
+            toSend.TryComplete(e);
+            throw;
+        }
     }
 
     private static ApiException Fail(string message) => new(null, message, ExitCodes.Failed);
@@ -114,19 +155,36 @@ internal static class PushCommand
 
     private sealed record RefEntry(string Name, string Commit);
 
-    /// <summary>Streams the objects as a zstd-compressed tar straight into the request body.</summary>
+    /// <summary>Sizes of the objects found missing so far (the upload's total grows while batches are asked).</summary>
+    private sealed class UploadSizes
+    {
+        private long _bytes;
+        private int _objects;
+
+        public long Bytes => Interlocked.Read(ref _bytes);
+
+        public int Objects => Volatile.Read(ref _objects);
+
+        public void Add(long bytes)
+        {
+            Interlocked.Add(ref _bytes, bytes);
+            Interlocked.Increment(ref _objects);
+        }
+    }
+
+    /// <summary>Streams the objects, as they are found missing, as a zstd-compressed tar straight into the request body.</summary>
     private sealed class TarUploadContent : HttpContent
     {
         private readonly string _root;
-        private readonly IReadOnlyList<ObjectName> _objects;
-        private readonly long _totalBytes;
+        private readonly ChannelReader<ObjectName> _objects;
+        private readonly UploadSizes _sizes;
         private readonly Progress _progress;
 
-        public TarUploadContent(string root, IReadOnlyList<ObjectName> objects, long totalBytes, Progress progress)
+        public TarUploadContent(string root, ChannelReader<ObjectName> objects, UploadSizes sizes, Progress progress)
         {
             _root = root;
             _objects = objects;
-            _totalBytes = totalBytes;
+            _sizes = sizes;
             _progress = progress;
             Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
             Headers.ContentEncoding.Add("zstd");
@@ -134,19 +192,23 @@ internal static class PushCommand
 
         protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
         {
-            await using var zstd = new CompressionStream(stream, level: 1, leaveOpen: true);
-            zstd.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_nbWorkers, Math.Max(1, Environment.ProcessorCount - 1));
-            await using (var tar = new TarWriter(zstd, TarEntryFormat.Pax, leaveOpen: true))
+            // Nearly all of the bytes are .filez, deflated already: a fast negative level finds the little there is
+            // to gain (tar headers, metadata) at a fraction of level 1's CPU, which the server needs on small machines.
+            await using var zstd = new CompressionStream(stream, level: CompressionLevel, leaveOpen: true);
+            // Ustar headers: object paths fit its 100-byte names, and PAX would add an extended header per object.
+            await using (var tar = new TarWriter(zstd, TarEntryFormat.Ustar, leaveOpen: true))
             {
                 long sent = 0;
-                foreach (var o in _objects)
+                await foreach (var o in _objects.ReadAllAsync(cancellationToken))
                 {
                     var path = Path.Combine(_root, o.RelativePath);
-                    await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
-                    var entry = new PaxTarEntry(TarEntryType.RegularFile, o.RelativePath) { DataStream = file };
+                    // Unbuffered: the tar writer copies in large blocks, and a 64 KiB buffer per object was
+                    // most of what this process allocated.
+                    await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0);
+                    var entry = new UstarTarEntry(TarEntryType.RegularFile, o.RelativePath) { DataStream = file };
                     await tar.WriteEntryAsync(entry, cancellationToken);
                     sent += file.Length;
-                    _progress.Report(sent, _totalBytes);
+                    _progress.Report(sent, _sizes.Bytes);
                 }
             }
             await zstd.FlushAsync(cancellationToken);

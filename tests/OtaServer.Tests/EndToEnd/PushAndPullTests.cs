@@ -98,4 +98,44 @@ public sealed class PushAndPullTests : IDisposable
         Assert.NotEqual(0, r4.Code);
         Assert.Contains("403", r4.Err);
     }
+
+    [Fact]
+    public async Task Push_OfManyObjects_AsksInBatches_SendsOnlyTheMissing_AndMovesTheRef()
+    {
+        var server = _factory.StartKestrel();
+        var tree = _tmp.Combine("many");
+        for (var i = 0; i < 2_600; i++)
+        {
+            var dir = Path.Combine(tree, "d" + (i % 40));
+            Directory.CreateDirectory(dir);
+            File.WriteAllText(Path.Combine(dir, "f" + i), "file " + i + new string('x', i % 300));
+        }
+        var local = _tmp.Combine("build");
+        var commit = LocalRepos.Commit(local, tree);
+        var paths = LocalRepos.ObjectPaths(local);
+        Assert.True(paths.Count > 2_600);
+
+        // An earlier, interrupted push left every other object on the server.
+        var http = _factory.CreateClient(OtaServerFactory.PushToken);
+        var content = new ByteArrayContent(LocalRepos.Tar(local, paths.Where((_, i) => i % 2 == 0)));
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await http.PostAsync("/api/v1/repos/main/objects", content)).StatusCode);
+        var already = (paths.Count + 1) / 2;
+        _factory.Requests.Clear();
+
+        var push = await OtactlAsync("push", "--server", server.ToString(), "--token", OtaServerFactory.PushToken, local, "main");
+        Assert.True(push.Code == 0, push.Err);
+        Assert.Contains($"({paths.Count - already} of {paths.Count} objects uploaded", push.Out);
+        var posts = _factory.Requests.Where(r => r.Method == "POST").Select(r => r.Path).ToList();
+        Assert.Equal((paths.Count + 999) / 1000, posts.Count(p => p.EndsWith("/objects/missing", StringComparison.Ordinal)));
+        Assert.Equal(1, posts.Count(p => p.EndsWith("/objects", StringComparison.Ordinal)));
+        Assert.Equal(commit, File.ReadAllText(Path.Combine(_factory.RepoRoot(), "refs/heads/main")).Trim());
+        OstreeCli.Run("fsck", "--repo=" + _factory.RepoRoot());
+
+        // Nothing missing: no upload at all, and the ref stays.
+        _factory.Requests.Clear();
+        var again = await OtactlAsync("push", "--server", server.ToString(), "--token", OtaServerFactory.PushToken, local, "main");
+        Assert.True(again.Code == 0, again.Err);
+        Assert.Contains($"(0 of {paths.Count} objects uploaded, 0 bytes)", again.Out);
+        Assert.DoesNotContain(_factory.Requests, r => r.Method == "POST" && r.Path.EndsWith("/objects", StringComparison.Ordinal));
+    }
 }
