@@ -202,7 +202,9 @@ public sealed partial class ArchiveRepository
     /// dirmeta and file; parents excluded), each once, plus the reachable objects that are missing.
     /// </summary>
     /// <exception cref="FormatException">A metadata object is corrupt.</exception>
-    public CommitWalk WalkCommit(Checksum commit)
+    /// <param name="onPresent">Called with each present object as soon as it is found (so a caller can start on
+    /// the objects while the walk goes on).</param>
+    public CommitWalk WalkCommit(Checksum commit, Action<ObjectName>? onPresent = null)
     {
         var present = new List<ObjectName>();
         var missing = new List<ObjectName>();
@@ -212,9 +214,13 @@ public sealed partial class ArchiveRepository
         if (!HasObject(commitName))
             return new CommitWalk(present, [commitName]);
         present.Add(commitName);
+        onPresent?.Invoke(commitName);
         var meta = new ObjectName(commit, ObjectType.CommitMeta);
         if (HasObject(meta))
+        {
             present.Add(meta);
+            onPresent?.Invoke(meta);
+        }
         var c = ReadCommit(commit);
 
         var stack = new Stack<(Checksum Tree, Checksum Meta)>();
@@ -242,6 +248,7 @@ public sealed partial class ArchiveRepository
             if (HasObject(n))
             {
                 present.Add(n);
+                onPresent?.Invoke(n);
                 return true;
             }
             missing.Add(n);

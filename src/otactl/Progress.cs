@@ -18,21 +18,25 @@ public sealed class Progress
 
     public void Line(string text) => _out.WriteLine(text);
 
-    public void Report(long done, long total)
+    /// <summary>
+    /// <paramref name="done"/> of <paramref name="total"/> objects sent (the total may still grow while the
+    /// missing-objects queries run), <paramref name="bytes"/> so far.
+    /// </summary>
+    public void Report(int done, int total, long bytes)
     {
-        var pct = total <= 0 ? 100 : (int)(done * 100 / total);
+        var pct = total <= 0 ? 100 : (int)(Math.Min(done, total) * 100L / total);
         if (_terminal)
         {
             if (pct == _lastShown)
                 return;
             _lastShown = pct;
             var filled = pct * 30 / 100;
-            _out.Write($"\r[{new string('#', filled)}{new string('.', 30 - filled)}] {pct,3}% {done / 1048576.0,8:0.0} / {total / 1048576.0:0.0} MiB");
+            _out.Write($"\r[{new string('#', filled)}{new string('.', 30 - filled)}] {pct,3}% {done} / {total} objects, {bytes / 1048576.0:0.0} MiB");
         }
         else if (pct / 10 != _lastShown / 10 || _lastShown < 0)
         {
             _lastShown = pct;
-            _out.WriteLine($"uploaded {done} of {total} bytes ({pct}%)");
+            _out.WriteLine($"uploaded {done} of {total} objects, {bytes} bytes ({pct}%)");
         }
     }
 

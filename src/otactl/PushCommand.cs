@@ -73,29 +73,24 @@ internal static class PushCommand
         // The ref's current value (for the compare-and-swap) is asked while the commit is walked: it also opens
         // the connection, so the first missing-objects query does not pay for that.
         var refsTask = api.GetAsync<List<RefEntry>>($"{repoPath}/refs", cancellationToken);
-        var walk = local.WalkCommit(commit);
-        if (walk.Missing.Count > 0)
-            throw Fail($"Commit {commit} is incomplete in {localPath}: {walk.Missing.Count} objects are missing (first: {walk.Missing[0]}).");
-        // Metadata last, the commit at the very end: the server publishes objects as they are verified, and a
-        // tree then never appears before the files it names.
-        var all = walk.Present.OrderBy(o => o.Type switch { ObjectType.File => 0, ObjectType.Commit or ObjectType.CommitMeta => 2, _ => 1 }).ToList();
-        progress.Line($"Commit {commit}: {all.Count} objects (walked in {clock.Elapsed.TotalSeconds:0.00} s)");
-        var expected = (await refsTask).FirstOrDefault(r => r.Name == refName)?.Commit;
-        clock.Restart();
 
-        // Ask which objects are missing batch by batch, and stream each batch's answer into the upload while the
-        // next batch is asked.
+        // Three stages overlap: the walk finds objects, batches of them are asked about, and the missing ones
+        // stream into the upload. Metadata is held back until the walk has proved the commit complete, then
+        // sent last, commit at the very end: the server publishes objects as it verifies them, and a tree
+        // never appears before the files it names.
+        var walked = Channel.CreateUnbounded<ObjectName>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var walkTask = Task.Run(() => Walk(local, commit, walked.Writer, progress, clock), cancellationToken);
         var toSend = Channel.CreateUnbounded<ObjectName>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var sizes = new UploadSizes();
+        var counts = new UploadCounts();
         using var asking = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var askTask = AskMissingAsync(api, repoPath, localPath, all, toSend.Writer, sizes, asking.Token);
+        var askTask = AskMissingAsync(api, repoPath, localPath, commit, walked.Reader, walkTask, toSend.Writer, counts, asking.Token);
         try
         {
             if (await toSend.Reader.WaitToReadAsync(cancellationToken))
             {
                 using var upload = new HttpRequestMessage(HttpMethod.Post, $"{repoPath}/objects")
                 {
-                    Content = new TarUploadContent(localPath, toSend.Reader, sizes, progress),
+                    Content = new TarUploadContent(localPath, toSend.Reader, counts, progress),
                 };
                 using var _ = await api.SendAsync(upload, HttpCompletionOption.ResponseContentRead, cancellationToken);
                 progress.Done();
@@ -104,7 +99,7 @@ internal static class PushCommand
         }
         catch (Exception) when (askTask.IsFaulted)
         {
-            await askTask; // the query's own error explains more than the upload it cut short
+            await askTask; // the walk's or the query's own error explains more than the upload it cut short
             throw;
         }
         catch
@@ -112,40 +107,83 @@ internal static class PushCommand
             asking.Cancel();
             throw;
         }
-        progress.Line($"Uploaded {sizes.Objects} missing objects ({sizes.Bytes} bytes), verified and stored in {clock.Elapsed.TotalSeconds:0.00} s");
+        var total = (await walkTask).Present.Count;
+        progress.Line($"Uploaded {counts.Sent} missing objects ({counts.Bytes} bytes), verified and stored in {clock.Elapsed.TotalSeconds:0.00} s");
 
         clock.Restart();
+        var expected = (await refsTask).FirstOrDefault(r => r.Name == refName)?.Commit;
         using var move = new HttpRequestMessage(HttpMethod.Put, $"{repoPath}/refs/{refName}")
         {
             Content = JsonContent.Create(new { commit = commit.ToString(), expected, force }),
         };
         using var __ = await api.SendAsync(move, HttpCompletionOption.ResponseContentRead, cancellationToken);
         progress.Line($"Ref moved in {clock.Elapsed.TotalSeconds:0.00} s");
-        return new PushResult(refName, commit.ToString(), all.Count, sizes.Objects, sizes.Bytes);
+        return new PushResult(refName, commit.ToString(), total, counts.Sent, counts.Bytes);
     }
 
-    private static async Task AskMissingAsync(ApiClient api, string repoPath, string localPath, List<ObjectName> all,
-        ChannelWriter<ObjectName> toSend, UploadSizes sizes, CancellationToken cancellationToken)
+    private static CommitWalk Walk(ArchiveRepository local, Checksum commit, ChannelWriter<ObjectName> walked, Progress progress,
+        System.Diagnostics.Stopwatch clock)
     {
         try
         {
-            for (var i = 0; i < all.Count; i += QueryBatch)
+            var walk = local.WalkCommit(commit, name => walked.TryWrite(name));
+            walked.TryComplete();
+            progress.Line($"Commit {commit}: {walk.Present.Count + walk.Missing.Count} objects (walked in {clock.Elapsed.TotalSeconds:0.00} s)");
+            return walk;
+        }
+        catch (Exception e)
+        {
+            walked.TryComplete(e);
+            throw;
+        }
+    }
+
+    private static async Task AskMissingAsync(ApiClient api, string repoPath, string localPath, Checksum commit,
+        ChannelReader<ObjectName> walked, Task<CommitWalk> walkTask, ChannelWriter<ObjectName> toSend, UploadCounts counts,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            var batch = new List<ObjectName>(QueryBatch);
+            var metadata = new List<ObjectName>();
+            await foreach (var name in walked.ReadAllAsync(cancellationToken))
             {
-                var batch = all.GetRange(i, Math.Min(QueryBatch, all.Count - i)).Select(o => o.ToString()).ToList();
-                var body = await api.PostAsync<MissingResponse>($"{repoPath}/objects/missing", new { objects = batch }, cancellationToken);
-                foreach (var missing in body.Missing)
+                if (name.Type != ObjectType.File)
                 {
-                    var name = ObjectName.Parse(missing);
-                    sizes.Add(new FileInfo(Path.Combine(localPath, name.RelativePath)).Length);
-                    toSend.TryWrite(name);
+                    metadata.Add(name);
+                    continue;
+                }
+                batch.Add(name);
+                if (batch.Count == QueryBatch)
+                {
+                    await AskAsync(batch);
+                    batch.Clear();
                 }
             }
+            var walk = await walkTask;
+            if (walk.Missing.Count > 0)
+                throw Fail($"Commit {commit} is incomplete in {localPath}: {walk.Missing.Count} objects are missing (first: {walk.Missing[0]}).");
+            batch.AddRange(metadata.OrderBy(o => o.Type is ObjectType.Commit or ObjectType.CommitMeta ? 1 : 0));
+            for (var i = 0; i < batch.Count; i += QueryBatch)
+                await AskAsync(batch.GetRange(i, Math.Min(QueryBatch, batch.Count - i)));
             toSend.TryComplete();
         }
         catch (Exception e)
         {
             toSend.TryComplete(e);
             throw;
+        }
+
+        async Task AskAsync(List<ObjectName> names)
+        {
+            var body = await api.PostAsync<MissingResponse>($"{repoPath}/objects/missing",
+                new { objects = names.Select(o => o.ToString()).ToList() }, cancellationToken);
+            // The server answers in the order asked: keep it, so the metadata stays last.
+            foreach (var missing in body.Missing)
+            {
+                counts.Found();
+                toSend.TryWrite(ObjectName.Parse(missing));
+            }
         }
     }
 
@@ -155,20 +193,25 @@ internal static class PushCommand
 
     private sealed record RefEntry(string Name, string Commit);
 
-    /// <summary>Sizes of the objects found missing so far (the upload's total grows while batches are asked).</summary>
-    private sealed class UploadSizes
+    /// <summary>Objects found missing so far (the total grows while batches are asked) and what has been sent.</summary>
+    private sealed class UploadCounts
     {
+        private int _found;
+        private int _sent;
         private long _bytes;
-        private int _objects;
+
+        public int Known => Volatile.Read(ref _found);
+
+        public int Sent => Volatile.Read(ref _sent);
 
         public long Bytes => Interlocked.Read(ref _bytes);
 
-        public int Objects => Volatile.Read(ref _objects);
+        public void Found() => Interlocked.Increment(ref _found);
 
         public void Add(long bytes)
         {
             Interlocked.Add(ref _bytes, bytes);
-            Interlocked.Increment(ref _objects);
+            Interlocked.Increment(ref _sent);
         }
     }
 
@@ -177,14 +220,14 @@ internal static class PushCommand
     {
         private readonly string _root;
         private readonly ChannelReader<ObjectName> _objects;
-        private readonly UploadSizes _sizes;
+        private readonly UploadCounts _counts;
         private readonly Progress _progress;
 
-        public TarUploadContent(string root, ChannelReader<ObjectName> objects, UploadSizes sizes, Progress progress)
+        public TarUploadContent(string root, ChannelReader<ObjectName> objects, UploadCounts counts, Progress progress)
         {
             _root = root;
             _objects = objects;
-            _sizes = sizes;
+            _counts = counts;
             _progress = progress;
             Headers.ContentType = new MediaTypeHeaderValue("application/x-tar");
             Headers.ContentEncoding.Add("zstd");
@@ -198,7 +241,6 @@ internal static class PushCommand
             // Ustar headers: object paths fit its 100-byte names, and PAX would add an extended header per object.
             await using (var tar = new TarWriter(zstd, TarEntryFormat.Ustar, leaveOpen: true))
             {
-                long sent = 0;
                 await foreach (var o in _objects.ReadAllAsync(cancellationToken))
                 {
                     var path = Path.Combine(_root, o.RelativePath);
@@ -207,8 +249,8 @@ internal static class PushCommand
                     await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0);
                     var entry = new UstarTarEntry(TarEntryType.RegularFile, o.RelativePath) { DataStream = file };
                     await tar.WriteEntryAsync(entry, cancellationToken);
-                    sent += file.Length;
-                    _progress.Report(sent, _sizes.Bytes);
+                    _counts.Add(file.Length);
+                    _progress.Report(_counts.Sent, _counts.Known, _counts.Bytes);
                 }
             }
             await zstd.FlushAsync(cancellationToken);
