@@ -40,10 +40,8 @@ public sealed class ApiClient : IDisposable
     /// <summary>Timeout of ordinary requests (streams like a log tail have none).</summary>
     public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(100);
 
-    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
-    };
+    /// <summary>Web defaults, string enums; generated serializers only (<see cref="OtactlJson"/>).</summary>
+    public static JsonSerializerOptions Json => OtactlJson.Default.Options;
 
     public ApiClient(Uri server, string? token, HttpMessageHandler? handler = null)
     {
@@ -79,11 +77,14 @@ public sealed class ApiClient : IDisposable
         return await SendForJsonAsync<T>(request, cancellationToken);
     }
 
-    public async Task<T> PostAsync<T>(string path, object? body, CancellationToken cancellationToken)
+    public async Task<T> PostAsync<T>(string path, object body, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body, body?.GetType() ?? typeof(object), options: Json) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonBody(body) };
         return await SendForJsonAsync<T>(request, cancellationToken);
     }
+
+    /// <summary>A JSON request body, serialized with the generated metadata of its type.</summary>
+    public static HttpContent JsonBody(object body) => JsonContent.Create(body, Json.GetTypeInfo(body.GetType()));
 
     public async Task DeleteAsync(string path, CancellationToken cancellationToken)
     {
@@ -100,7 +101,7 @@ public sealed class ApiClient : IDisposable
         using var response = await SendAsync(request, HttpCompletionOption.ResponseContentRead, cts.Token);
         try
         {
-            return await response.Content.ReadFromJsonAsync<T>(Json, cts.Token)
+            return await response.Content.ReadFromJsonAsync((System.Text.Json.Serialization.Metadata.JsonTypeInfo<T>)Json.GetTypeInfo(typeof(T)), cts.Token)
                 ?? throw new ApiException(response.StatusCode, $"{request.Method} {request.RequestUri}: empty answer from the server.", ExitCodes.ServerError);
         }
         catch (JsonException e)

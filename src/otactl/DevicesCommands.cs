@@ -76,7 +76,7 @@ internal static class DevicesCommands
             var g = parse.GetValue(group);
             using var request = new HttpRequestMessage(HttpMethod.Patch, "api/v1/devices/" + Uri.EscapeDataString(parse.GetValue(name)!))
             {
-                Content = System.Net.Http.Json.JsonContent.Create(new UpdateDeviceRequest(g == "-" ? null : g), options: ApiClient.Json),
+                Content = ApiClient.JsonBody(new UpdateDeviceRequest(g == "-" ? null : g)),
             };
             using var _ = await api.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct);
             ctx.Out.WriteLine(g == "-" ? $"Device {parse.GetValue(name)} is in no group" : $"Device {parse.GetValue(name)} is in group {g}");

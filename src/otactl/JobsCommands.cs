@@ -55,7 +55,7 @@ internal static class JobsCommands
         var cmd = new Command("cancel", "Cancels a pending or running job") { id };
         cmd.SetAction((parse, ct) => ctx.RunAsync(parse, async (api, ct) =>
         {
-            var job = await api.PostAsync<JobSummary>($"api/v1/jobs/{Uri.EscapeDataString(parse.GetValue(id)!)}/cancel", new { }, ct);
+            var job = await api.PostAsync<JobSummary>($"api/v1/jobs/{Uri.EscapeDataString(parse.GetValue(id)!)}/cancel", new EmptyBody(), ct);
             ctx.Out.WriteLine(job.Status == "Cancelled" ? $"Job {job.Id} cancelled" : $"Job {job.Id}: cancellation requested");
             return ExitCodes.Ok;
         }, ct));

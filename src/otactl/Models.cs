@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
 namespace OtaCtl;
 
 // The server's JSON shapes, as otactl reads and writes them.
@@ -46,3 +48,48 @@ public sealed record WaveTotals(int InScope, int Scheduled, int Updated, int Fai
 public sealed record WaveStatusResponse(WaveInfo Wave, WaveTotals Totals, IReadOnlyDictionary<string, WaveTotals> Groups);
 
 public sealed record UpdateDeviceRequest(string? Group);
+
+/// <summary>The body of a POST that takes none (cancel, pause, resume, …).</summary>
+public sealed record EmptyBody;
+
+public sealed record MissingObjectsQuery(IReadOnlyList<string> Objects);
+
+public sealed record MissingObjectsAnswer(IReadOnlyList<string> Missing);
+
+public sealed record RefEntry(string Name, string Commit);
+
+public sealed record RefMoveRequest(string Commit, string? Expected, bool Force);
+
+/// <summary>
+/// Every type otactl sends or reads, serialized by generated code: no reflection, so the CLI starts fast and can be
+/// compiled ahead of time. The tests run the commands with the same resolver, so a type missing here fails there.
+/// </summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, UseStringEnumConverter = true)]
+[JsonSerializable(typeof(EmptyBody))]
+[JsonSerializable(typeof(MissingObjectsQuery))]
+[JsonSerializable(typeof(MissingObjectsAnswer))]
+[JsonSerializable(typeof(List<RefEntry>))]
+[JsonSerializable(typeof(RefMoveRequest))]
+[JsonSerializable(typeof(TargetInfo))]
+[JsonSerializable(typeof(List<TargetInfo>))]
+[JsonSerializable(typeof(CreateTargetRequest))]
+[JsonSerializable(typeof(TagTargetsRequest))]
+[JsonSerializable(typeof(TagTargetsResponse))]
+[JsonSerializable(typeof(StaticDeltasRequest))]
+[JsonSerializable(typeof(StaticDeltasResponse))]
+[JsonSerializable(typeof(JobSummary))]
+[JsonSerializable(typeof(List<JobSummary>))]
+[JsonSerializable(typeof(DeviceInfo))]
+[JsonSerializable(typeof(List<DeviceInfo>))]
+[JsonSerializable(typeof(CreateDeviceRequest))]
+[JsonSerializable(typeof(DeviceCreated))]
+[JsonSerializable(typeof(UpdateDeviceRequest))]
+[JsonSerializable(typeof(CreateRegistrationTokenRequest))]
+[JsonSerializable(typeof(RegistrationTokenCreated))]
+[JsonSerializable(typeof(CreateWaveRequest))]
+[JsonSerializable(typeof(WaveInfo))]
+[JsonSerializable(typeof(List<WaveInfo>))]
+[JsonSerializable(typeof(RolloutRequest))]
+[JsonSerializable(typeof(RolloutResponse))]
+[JsonSerializable(typeof(WaveStatusResponse))]
+internal sealed partial class OtactlJson : JsonSerializerContext;

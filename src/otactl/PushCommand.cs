@@ -114,7 +114,7 @@ internal static class PushCommand
         var expected = (await refsTask).FirstOrDefault(r => r.Name == refName)?.Commit;
         using var move = new HttpRequestMessage(HttpMethod.Put, $"{repoPath}/refs/{refName}")
         {
-            Content = JsonContent.Create(new { commit = commit.ToString(), expected, force }),
+            Content = ApiClient.JsonBody(new RefMoveRequest(commit.ToString(), expected, force)),
         };
         using var __ = await api.SendAsync(move, HttpCompletionOption.ResponseContentRead, cancellationToken);
         progress.Line($"Ref moved in {clock.Elapsed.TotalSeconds:0.00} s");
@@ -176,8 +176,8 @@ internal static class PushCommand
 
         async Task AskAsync(List<ObjectName> names)
         {
-            var body = await api.PostAsync<MissingResponse>($"{repoPath}/objects/missing",
-                new { objects = names.Select(o => o.ToString()).ToList() }, cancellationToken);
+            var body = await api.PostAsync<MissingObjectsAnswer>($"{repoPath}/objects/missing",
+                new MissingObjectsQuery(names.Select(o => o.ToString()).ToList()), cancellationToken);
             // The server answers in the order asked: keep it, so the metadata stays last.
             foreach (var missing in body.Missing)
             {
@@ -189,9 +189,6 @@ internal static class PushCommand
 
     private static ApiException Fail(string message) => new(null, message, ExitCodes.Failed);
 
-    private sealed record MissingResponse(List<string> Missing);
-
-    private sealed record RefEntry(string Name, string Commit);
 
     /// <summary>Objects found missing so far (the total grows while batches are asked) and what has been sent.</summary>
     private sealed class UploadCounts

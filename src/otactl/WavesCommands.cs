@@ -107,7 +107,7 @@ internal static class WavesCommands
         var cmd = new Command(verb, description) { name };
         cmd.SetAction((parse, ct) => ctx.RunAsync(parse, async (api, ct) =>
         {
-            var w = await api.PostAsync<WaveInfo>($"api/v1/waves/{Escape(parse.GetValue(name)!)}/{verb}", new { }, ct);
+            var w = await api.PostAsync<WaveInfo>($"api/v1/waves/{Escape(parse.GetValue(name)!)}/{verb}", new EmptyBody(), ct);
             ctx.Out.WriteLine($"Wave {w.Name}: {w.Status}" + (w.StatusReason is { } r ? $" ({r})" : ""));
             return ExitCodes.Ok;
         }, ct));

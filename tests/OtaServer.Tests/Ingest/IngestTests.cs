@@ -295,6 +295,23 @@ public sealed class IngestTests : IDisposable
         Assert.Equal(HttpStatusCode.NotFound, (await admin.PostAsJsonAsync("/api/v1/repos/nope/objects/missing", body)).StatusCode);
     }
 
+    [Fact]
+    public void Start_RemovesTheTemporaryFilesOfUploadsCutShortByACrash()
+    {
+        var data = _tmp.Combine("data");
+        var root = Path.Combine(data, "repos", "main");
+        Directory.CreateDirectory(Path.Combine(root, "tmp", "ingest-0123", "ab"));
+        File.WriteAllText(Path.Combine(root, "config"), "[core]\nrepo_version=1\nmode=archive-z2\n");
+        File.WriteAllText(Path.Combine(root, "tmp", "ingest-0123", "ab", "cd.filez"), "partial");
+        File.WriteAllText(Path.Combine(root, "tmp", "object-4567"), "partial");
+        File.WriteAllText(Path.Combine(root, "tmp", "unrelated"), "kept");
+        using var factory = new OtaServerFactory(dataDir: data);
+        factory.CreateClient(); // starts the host
+        Assert.False(Directory.Exists(Path.Combine(root, "tmp", "ingest-0123")));
+        Assert.False(File.Exists(Path.Combine(root, "tmp", "object-4567")));
+        Assert.True(File.Exists(Path.Combine(root, "tmp", "unrelated")));
+    }
+
     private static async Task<List<string>> MissingAsync(HttpClient client, IEnumerable<string> paths)
     {
         var names = paths.Select(p => p["objects/".Length..].Replace("/", "")).ToList();
