@@ -4,11 +4,13 @@ FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props OtaServer.sln appsettings.json ./
 COPY src/ src/
-# A runtime identifier makes the publish ReadyToRun (precompiled; see the .csproj files).
+# With a runtime identifier the server is published ReadyToRun and otactl as a Native AOT executable (see the
+# .csproj files); Native AOT links with clang.
+RUN apt-get update && apt-get install -y --no-install-recommends clang zlib1g-dev && rm -rf /var/lib/apt/lists/*
 ARG TARGETARCH
 RUN rid="linux-$(case "$TARGETARCH" in arm64) echo arm64;; *) echo x64;; esac)" \
  && dotnet publish src/OtaServer/OtaServer.csproj -c Release -r "$rid" -o /app/server --no-self-contained \
- && dotnet publish src/otactl/otactl.csproj -c Release -r "$rid" -o /app/otactl --no-self-contained
+ && dotnet publish src/otactl/otactl.csproj -c Release -r "$rid" -o /app/otactl
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
 # liblzma (xz for delta parts) is part of the base image; ostree itself is not needed at run time.

@@ -5,10 +5,10 @@ BENCH_TOKEN="bench-admin-token"
 publish_otaserver() { # $1 = output folder for server/ and otactl/
   local out="$1" root
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-  # With a runtime identifier, as the Dockerfile does: ReadyToRun code (see the .csproj files).
+  # With a runtime identifier, as the Dockerfile does: a ReadyToRun server and a Native AOT otactl (see the .csproj files).
   local rid; rid="linux-$(uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/')"
   dotnet publish "$root/src/OtaServer/OtaServer.csproj" -c Release -r "$rid" --self-contained false -o "$out/server" -v quiet >/dev/null
-  dotnet publish "$root/src/otactl/otactl.csproj" -c Release -r "$rid" --self-contained false -o "$out/otactl" -v quiet >/dev/null
+  dotnet publish "$root/src/otactl/otactl.csproj" -c Release -r "$rid" -o "$out/otactl" -v quiet >/dev/null # Native AOT
   OTACTL="$out/otactl/otactl"
   OTASERVER_DLL="$out/server/OtaServer.dll"
 }
