@@ -41,12 +41,13 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
             int received = 0, ignored = 0;
             var counts = new Counts();
             var failures = new List<(ObjectName Name, string Reason)>();
+            var storageFailure = new StorageFailure();
             var verifyQueue = Channel.CreateBounded<ReadObject>(new BoundedChannelOptions(QueueCapacity) { SingleWriter = true });
             using var verifyCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             // Verification and publication are CPU- and syscall-bound and synchronous: dedicated threads, so the
             // thread pool stays free for the request body (on 2 cores a starved pool made uploads crawl).
             var workers = Enumerable.Range(0, Math.Max(4, 2 * Environment.ProcessorCount))
-                .Select(_ => Task.Factory.StartNew(() => VerifyWorker(verifyQueue.Reader, writer, counts, failures, verifyCts.Token),
+                .Select(_ => Task.Factory.StartNew(() => VerifyWorker(verifyQueue.Reader, writer, counts, failures, storageFailure, verifyCts.Token),
                     CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default))
                 .ToArray();
             try
@@ -94,12 +95,22 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                         }
                         else
                         {
-                            largeObjects ??= Directory.CreateDirectory(Path.Combine(repoRoot, RepositoryRegistry.StagingFolder,
-                                "ingest-" + Guid.NewGuid().ToString("N"))).FullName;
-                            var path = Path.Combine(largeObjects, name.ToString());
-                            // Synchronous writes: they land in the page cache, and async file I/O on Linux
-                            // costs a thread-pool hop per call.
-                            using (var output = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1))
+                            FileStream output;
+                            string path;
+                            try
+                            {
+                                largeObjects ??= Directory.CreateDirectory(Path.Combine(repoRoot, RepositoryRegistry.StagingFolder,
+                                    "ingest-" + Guid.NewGuid().ToString("N"))).FullName;
+                                path = Path.Combine(largeObjects, name.ToString());
+                                // Synchronous writes: they land in the page cache, and async file I/O on Linux
+                                // costs a thread-pool hop per call.
+                                output = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1);
+                            }
+                            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                            {
+                                throw StorageError(name, e);
+                            }
+                            using (output)
                                 if (entry.DataStream is not null)
                                     await CopyExactAsync(entry.DataStream, output, entry.Length, null, name, cancellationToken);
                             item = new ReadObject(name, path, null, 0);
@@ -117,6 +128,11 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                 await Task.WhenAll(workers);
             }
 
+            if (storageFailure.Error is { } error)
+            {
+                LogStorageFailed(logger, storageFailure.Name.ToString(), error.Message);
+                throw StorageError(storageFailure.Name, error);
+            }
             if (failures.Count > 0)
             {
                 var names = failures.Select(f => f.Name.ToString()).ToList();
@@ -147,6 +163,15 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
         }
     }
 
+    /// <summary>The server's disk failed (not the upload): 507 when it is full, else 500.</summary>
+    private static IngestException StorageError(ObjectName name, Exception error)
+    {
+        // ENOSPC (28) and EDQUOT (122); .NET puts the errno in HResult, LooseObjectWriter in the message.
+        var full = (error.HResult & 0xFFFF) is 28 or 122 || error.Message.Contains("errno 28", StringComparison.Ordinal);
+        return new IngestException(full ? StatusCodes.Status507InsufficientStorage : StatusCodes.Status500InternalServerError,
+            "Storage failure", $"The server could not store {name}: {error.Message}. {KeptNote}");
+    }
+
     /// <summary>Reads exactly <paramref name="length"/> bytes into <paramref name="copy"/> and/or <paramref name="destination"/>.</summary>
     private static async Task CopyExactAsync(Stream source, Stream? destination, long length, byte[]? copy, ObjectName name, CancellationToken cancellationToken)
     {
@@ -171,7 +196,14 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                 if (n == 0)
                     throw new IngestException(StatusCodes.Status400BadRequest, "Truncated upload",
                         $"The tar stream ended inside {name}. {KeptNote}");
-                destination?.Write(buffer, offset, n);
+                try
+                {
+                    destination?.Write(buffer, offset, n);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw StorageError(name, e);
+                }
                 done += n;
             }
         }
@@ -183,7 +215,7 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
     }
 
     private static void VerifyWorker(ChannelReader<ReadObject> queue, LooseObjectWriter writer, Counts counts,
-        List<(ObjectName, string)> failures, CancellationToken cancellationToken)
+        List<(ObjectName, string)> failures, StorageFailure storageFailure, CancellationToken cancellationToken)
     {
         while (queue.WaitToReadAsync(cancellationToken).AsTask().GetAwaiter().GetResult())
         {
@@ -215,6 +247,16 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                     lock (failures)
                         failures.Add((item.Name, e.Reason));
                 }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // The server's disk, not the upload: stop, and answer 507/500 rather than blame the client.
+                    lock (failures)
+                    {
+                        if (storageFailure.Error is null)
+                            (storageFailure.Error, storageFailure.Name) = (e, item.Name);
+                        failures.Add((item.Name, "not stored: " + e.Message));
+                    }
+                }
                 finally
                 {
                     if (item.Copy is not null)
@@ -226,6 +268,13 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
 
     /// <summary>An object read from the upload: its bytes when small, else the temporary file holding them.</summary>
     private readonly record struct ReadObject(ObjectName Name, string? Path, byte[]? Copy, int Length);
+
+    /// <summary>The first error writing an object (guarded by the failures list's lock).</summary>
+    private sealed class StorageFailure
+    {
+        public Exception? Error;
+        public ObjectName Name;
+    }
 
     private sealed class Counts
     {
@@ -242,6 +291,9 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Imported {Created} new objects ({Present} already present, {Ignored} ignored) in {Milliseconds} ms")]
     private static partial void LogImported(ILogger logger, int created, int present, int ignored, long milliseconds);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Upload stopped: could not store {Object}: {Reason}")]
+    private static partial void LogStorageFailed(ILogger logger, string @object, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Rejected upload: object {Object} is invalid: {Reason} ({Created} objects verified before it were kept)")]
     private static partial void LogRejected(ILogger logger, string @object, string reason, int created);

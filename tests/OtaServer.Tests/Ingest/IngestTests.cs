@@ -296,6 +296,22 @@ public sealed class IngestTests : IDisposable
     }
 
     [Fact]
+    public async Task Upload_WhenTheServerCannotStore_Answers500NamingTheObject_NotABadRequest()
+    {
+        var (repo, _) = MakeLocalCommit(1);
+        var paths = LocalRepos.ObjectPaths(repo);
+        var victim = paths.First(p => p.EndsWith(".filez", StringComparison.Ordinal));
+        var client = _factory.CreateClient(OtaServerFactory.PushToken); // starts the server: the repository exists
+        // objects/XX is a file, so the object's folder cannot be made (as root, permissions would not stop it).
+        File.WriteAllText(ServerObject(victim[..10]), "in the way");
+        var response = await UploadAsync(client, LocalRepos.Tar(repo, [victim]));
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        var problem = await JsonAsync(response);
+        Assert.Equal("Storage failure", problem.GetProperty("title").GetString());
+        Assert.Contains(victim[8..10] + victim[11..], problem.GetProperty("detail").GetString());
+    }
+
+    [Fact]
     public void Start_RemovesTheTemporaryFilesOfUploadsCutShortByACrash()
     {
         var data = _tmp.Combine("data");
