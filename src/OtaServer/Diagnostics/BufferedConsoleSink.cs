@@ -20,7 +20,11 @@ namespace OtaServer.Diagnostics;
 /// </summary>
 public sealed class BufferedConsoleSink : ILogEventSink, IDisposable
 {
-    public const string DefaultOutputTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:lj}{NewLine}{Exception}";
+    /// <summary>
+    /// <c>{Message:l}</c>: strings and enums as plain text, as Serilog's Console sink shows them (with <c>:lj</c>,
+    /// this formatter would quote enums as JSON strings).
+    /// </summary>
+    public const string DefaultOutputTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {Message:l}{NewLine}{Exception}";
 
     private readonly ConcurrentQueue<LogEvent> _queue = new();
     private readonly ITextFormatter _formatter;

@@ -26,6 +26,24 @@ public sealed class BufferedConsoleSinkTests
         Assert.Equal(Enumerable.Range(0, 1000).Select(i => $"INF line {i}"), lines);
     }
 
+    private enum Release { AllPartsReceived }
+
+    [Fact]
+    public void DefaultTemplate_RendersStringsAndEnumsAsPlainText_LikeTheConsoleSink()
+    {
+        var output = new MemoryStream();
+        var sink = new BufferedConsoleSink(new MessageTemplateTextFormatter(BufferedConsoleSink.DefaultOutputTemplate), output, TimeSpan.FromHours(1));
+        sink.Emit(new LogEvent(new DateTimeOffset(2026, 11, 26, 15, 48, 20, TimeSpan.Zero).ToLocalTime(), LogEventLevel.Information, null,
+            new MessageTemplateParser().Parse("GET {Path} held until {Release}, {Count} parts"),
+            [
+                new LogEventProperty("Path", new ScalarValue("/repos/main/config")),
+                new LogEventProperty("Release", new ScalarValue(Release.AllPartsReceived)),
+                new LogEventProperty("Count", new ScalarValue(2)),
+            ]));
+        sink.Dispose();
+        Assert.EndsWith(" INF] GET /repos/main/config held until AllPartsReceived, 2 parts\n", Encoding.UTF8.GetString(output.ToArray()), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Events_AreWrittenWithinTheFlushInterval_WithoutDispose()
     {
