@@ -189,7 +189,6 @@ internal static class PushCommand
 
     private static ApiException Fail(string message) => new(null, message, ExitCodes.Failed);
 
-
     /// <summary>Objects found missing so far (the total grows while batches are asked) and what has been sent.</summary>
     private sealed class UploadCounts
     {
