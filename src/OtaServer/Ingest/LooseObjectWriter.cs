@@ -15,16 +15,10 @@ namespace OtaServer.Ingest;
 /// </summary>
 internal sealed partial class LooseObjectWriter(string repoRoot, bool useTmpFile = true)
 {
-    private const int AtFdCwd = -100;
     private const int AtSymlinkFollow = 0x400;
     private const int OWriteOnly = 1;
     private const int OCloseOnExec = 0x80000;
     private const int Mode644 = 0x1A4;
-    private const int ENOENT = 2;
-    private const int EEXIST = 17;
-    private const int EISDIR = 21;
-    private const int EINVAL = 22;
-    private const int EOPNOTSUPP = 95;
 
     private static readonly int TmpFileFlags = RuntimeInformation.ProcessArchitecture switch
     {
@@ -51,20 +45,20 @@ internal sealed partial class LooseObjectWriter(string repoRoot, bool useTmpFile
             if (fd < 0)
             {
                 var errno = Marshal.GetLastPInvokeError();
-                if (errno is not (EOPNOTSUPP or EISDIR or EINVAL))
-                    throw new IOException($"Cannot create a file in {folder}: errno {errno}");
+                if (errno is not (Posix.EOPNOTSUPP or Posix.EISDIR or Posix.EINVAL))
+                    throw new IOException($"Cannot create a file in {folder}: errno {errno}", errno);
             }
             else
             {
                 using var handle = new SafeFileHandle(fd, ownsHandle: true);
                 RandomAccess.Write(handle, content, 0);
-                if (linkat(AtFdCwd, "/proc/self/fd/" + fd, AtFdCwd, final, AtSymlinkFollow) == 0)
+                if (linkat(Posix.AtFdCwd, "/proc/self/fd/" + fd, Posix.AtFdCwd, final, AtSymlinkFollow) == 0)
                     return true;
                 var errno = Marshal.GetLastPInvokeError();
-                if (errno == EEXIST)
+                if (errno == Posix.EEXIST)
                     return false;
-                if (errno != ENOENT) // ENOENT: no /proc to name the file by
-                    throw new IOException($"Cannot create {final}: errno {errno}");
+                if (errno != Posix.ENOENT) // ENOENT: no /proc to name the file by
+                    throw new IOException($"Cannot create {final}: errno {errno}", errno);
             }
             s_tmpFileWorks = false; // from now on, named temporary files
         }

@@ -166,8 +166,8 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
     /// <summary>The server's disk failed (not the upload): 507 when it is full, else 500.</summary>
     private static IngestException StorageError(ObjectName name, Exception error)
     {
-        // ENOSPC (28) and EDQUOT (122); .NET puts the errno in HResult, LooseObjectWriter in the message.
-        var full = (error.HResult & 0xFFFF) is 28 or 122 || error.Message.Contains("errno 28", StringComparison.Ordinal);
+        // .NET's IOExceptions carry the errno in HResult, and so do LooseObjectWriter's and AtomicRename's.
+        var full = error.HResult is Posix.ENOSPC or Posix.EDQUOT;
         return new IngestException(full ? StatusCodes.Status507InsufficientStorage : StatusCodes.Status500InternalServerError,
             "Storage failure", $"The server could not store {name}: {error.Message}. {KeptNote}");
     }

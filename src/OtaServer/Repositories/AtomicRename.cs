@@ -9,22 +9,17 @@ namespace OtaServer.Repositories;
 /// </summary>
 internal static partial class AtomicRename
 {
-    private const int AtFdCwd = -100;
     private const uint RenameNoReplace = 1;
-    private const int EEXIST = 17;
-    private const int ENOTEMPTY = 39;
-    private const int EINVAL = 22;
-    private const int ENOSYS = 38;
 
     /// <summary>Moves a file or directory to <paramref name="destination"/> unless something is already there. Returns false if it was.</summary>
     public static bool TryMoveNoReplace(string source, string destination)
     {
-        if (renameat2(AtFdCwd, source, AtFdCwd, destination, RenameNoReplace) == 0)
+        if (renameat2(Posix.AtFdCwd, source, Posix.AtFdCwd, destination, RenameNoReplace) == 0)
             return true;
         var errno = Marshal.GetLastPInvokeError();
-        if (errno is EEXIST or ENOTEMPTY)
+        if (errno is Posix.EEXIST or Posix.ENOTEMPTY)
             return false;
-        if (errno is EINVAL or ENOSYS && File.Exists(source))
+        if (errno is Posix.EINVAL or Posix.ENOSYS && File.Exists(source))
         {
             if (link(source, destination) == 0)
             {
@@ -32,10 +27,10 @@ internal static partial class AtomicRename
                 return true;
             }
             errno = Marshal.GetLastPInvokeError();
-            if (errno == EEXIST)
+            if (errno == Posix.EEXIST)
                 return false;
         }
-        throw new IOException($"Cannot move {source} to {destination}: errno {errno}");
+        throw new IOException($"Cannot move {source} to {destination}: errno {errno}", errno);
     }
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
