@@ -24,8 +24,6 @@ internal sealed class RequestLogMiddleware(RequestDelegate next, Serilog.ILogger
 
     public Task InvokeAsync(HttpContext context)
     {
-        if (!_logger.IsEnabled(LogEventLevel.Information))
-            return ErrorsOnlyAsync(context);
         var start = Stopwatch.GetTimestamp();
         Task task;
         try
@@ -57,22 +55,6 @@ internal sealed class RequestLogMiddleware(RequestDelegate next, Serilog.ILogger
             throw;
         }
         Write(context, start, null);
-    }
-
-    private async Task ErrorsOnlyAsync(HttpContext context)
-    {
-        var start = Stopwatch.GetTimestamp();
-        try
-        {
-            await next(context);
-        }
-        catch (Exception e)
-        {
-            Write(context, start, e);
-            throw;
-        }
-        if (context.Response.StatusCode >= StatusCodes.Status500InternalServerError)
-            Write(context, start, null);
     }
 
     private void Write(HttpContext context, long start, Exception? exception)

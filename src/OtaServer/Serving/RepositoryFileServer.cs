@@ -68,13 +68,9 @@ internal sealed partial class RepositoryFileServer(
 
         if (kind == RepositoryFileKind.Object && objects.TryGet(repository, path, out var cached))
         {
-            if (objects.StillPresent(cached))
-            {
-                await RespondAsync(context, null, cached.Content, cached.Content.Length, cached.ETag, cached.LastModified,
-                    cached.LastModifiedHeader, kind, cached.FullPath, path);
-                return;
-            }
-            objects.Remove(repository, path); // pruned
+            await RespondAsync(context, null, cached.Content, cached.Content.Length, cached.ETag, cached.LastModified,
+                cached.LastModifiedHeader, kind, cached.FullPath, path);
+            return;
         }
 
         if (kind == RepositoryFileKind.CommitMeta && deltas.Enabled)

@@ -31,8 +31,20 @@ internal sealed class SmallObjectCache(IOptions<ServingOptions> options)
 
     public int Count => _entries.Count;
 
-    public bool TryGet(string repository, string path, [MaybeNullWhen(false)] out Entry entry) =>
-        _entries.TryGetValue((repository, path), out entry);
+    /// <summary>
+    /// The cached object, unless its file has gone from disk (looked at no more than once per recheck interval);
+    /// a gone one is dropped from the cache.
+    /// </summary>
+    public bool TryGet(string repository, string path, [MaybeNullWhen(false)] out Entry entry)
+    {
+        if (!_entries.TryGetValue((repository, path), out entry))
+            return false;
+        if (StillPresent(entry))
+            return true;
+        _entries.TryRemove((repository, path), out _);
+        entry = null;
+        return false;
+    }
 
     public void Add(string repository, string path, Entry entry)
     {
@@ -46,8 +58,7 @@ internal sealed class SmallObjectCache(IOptions<ServingOptions> options)
         _entries[(repository, path)] = entry;
     }
 
-    /// <summary>False once the file behind <paramref name="entry"/> is gone (looked at no more than once per recheck interval).</summary>
-    public bool StillPresent(Entry entry)
+    private bool StillPresent(Entry entry)
     {
         var now = Environment.TickCount64;
         if (now - Volatile.Read(ref entry.CheckedAt) < _recheckMilliseconds)
@@ -57,6 +68,4 @@ internal sealed class SmallObjectCache(IOptions<ServingOptions> options)
         Volatile.Write(ref entry.CheckedAt, now);
         return true;
     }
-
-    public void Remove(string repository, string path) => _entries.TryRemove((repository, path), out _);
 }
