@@ -35,7 +35,30 @@ public sealed class DirTree
         var files = v[0].Items.Select(f => new DirTreeFile(ValidateName(f[0].GetString()), Commit.ReadChecksum(f[1], "file"))).ToArray();
         var dirs = v[1].Items.Select(d => new DirTreeDir(ValidateName(d[0].GetString()),
             Commit.ReadChecksum(d[1], "dirtree"), Commit.ReadChecksum(d[2], "dirmeta"))).ToArray();
+        RequireSortedUnique(files.Select(f => f.Name), "file");
+        RequireSortedUnique(dirs.Select(d => d.Name), "directory");
+        var fileNames = files.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
+        if (dirs.FirstOrDefault(d => fileNames.Contains(d.Name)) is { } both)
+            throw new FormatException($"'{both.Name}' is listed both as a file and as a directory.");
         return new DirTree { Files = files, Dirs = dirs };
+    }
+
+    /// <summary>ostree writes each list sorted bytewise with unique names; a checkout of anything else fails.</summary>
+    private static void RequireSortedUnique(IEnumerable<string> names, string kind)
+    {
+        string? previous = null;
+        foreach (var name in names)
+        {
+            if (previous is not null)
+            {
+                var order = Utf8Ordinal.Instance.Compare(previous, name);
+                if (order == 0)
+                    throw new FormatException($"the {kind} name '{name}' is listed twice.");
+                if (order > 0)
+                    throw new FormatException($"the {kind} names are not sorted ('{previous}' before '{name}').");
+            }
+            previous = name;
+        }
     }
 
     /// <summary>Names must be non-empty, not "." or "..", and contain no '/' (what the client validates on pull).</summary>

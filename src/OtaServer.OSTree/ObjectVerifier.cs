@@ -179,6 +179,12 @@ public static class ObjectVerifier
             }
             if ((ulong)contentSize != declared)
                 throw new InvalidObjectException(name, $"the body inflates to {contentSize} bytes, the header declares {declared}.");
+            // Bytes after the end of the deflate stream would be downloaded by every client for nothing. The
+            // inflater reads ahead by at most its buffer, so anything the stream holds past that is trailing data.
+            var endOfDeflate = data.BytesRead;
+            await DrainAsync(data, ct, sync).ConfigureAwait(false);
+            if (data.BytesRead != endOfDeflate)
+                throw new InvalidObjectException(name, $"{data.BytesRead - endOfDeflate} or more bytes follow the end of the deflate body.");
         }
         var actual = Checksum.FromBytes(hash.GetHashAndReset());
         if (actual != name.Checksum)

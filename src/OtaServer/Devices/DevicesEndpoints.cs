@@ -154,7 +154,7 @@ internal static class DevicesEndpoints
         if (uses is < 1 or > 1_000_000)
             return Problems.BadRequest("'uses' must be between 1 and 1000000.");
         var hours = req.ExpiresInHours ?? 24;
-        if (hours is <= 0 or > 24 * 366)
+        if (hours is not (> 0 and <= 24 * 366)) // NaN and infinities too
             return Problems.BadRequest("'expiresInHours' must be more than 0 and at most a year.");
         var now = time.GetUtcNow();
         var token = DeviceTokens.NewToken();

@@ -18,6 +18,7 @@ public static class DiagnosticsFeature
     public static IServiceCollection AddDiagnostics(this IServiceCollection services)
     {
         services.AddProblemDetails();
+        services.AddExceptionHandler<StorageFullExceptionHandler>();
         services.AddHealthChecks();
         services.AddEndpointsApiExplorer();
         services.AddSwaggerGen(o =>

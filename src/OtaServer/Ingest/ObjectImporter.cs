@@ -111,8 +111,18 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                                 throw StorageError(name, e);
                             }
                             using (output)
-                                if (entry.DataStream is not null)
-                                    await CopyExactAsync(entry.DataStream, output, entry.Length, null, name, cancellationToken);
+                            {
+                                // Verified while it streams to the file, so a bad object (a decompression bomb
+                                // posing as a huge .filez) is refused at its first bad bytes, not after the whole
+                                // entry reached the disk.
+                                var reason = await VerifyWhileCopyingAsync(entry.DataStream ?? Stream.Null, output, entry.Length, name, cancellationToken);
+                                if (reason is not null)
+                                {
+                                    lock (failures)
+                                        failures.Add((name, reason));
+                                    break;
+                                }
+                            }
                             item = new ReadObject(name, path, null, 0);
                         }
                         await verifyQueue.Writer.WriteAsync(item, cancellationToken);
@@ -214,6 +224,95 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
         }
     }
 
+    /// <summary>
+    /// Copies exactly <paramref name="length"/> bytes of a tar entry to <paramref name="destination"/> while the
+    /// verifier reads them. Returns why the object is invalid, or null when it is valid and complete.
+    /// </summary>
+    private static async Task<string?> VerifyWhileCopyingAsync(Stream source, Stream destination, long length, ObjectName name, CancellationToken cancellationToken)
+    {
+        var tee = new TeeReadStream(source, destination, length);
+        try
+        {
+            await ObjectVerifier.VerifyAsync(name, tee, cancellationToken);
+        }
+        catch (InvalidObjectException e) when (!tee.EndedEarly)
+        {
+            return e.Reason;
+        }
+        catch (InvalidObjectException)
+        {
+            // The verifier saw the object end early because the stream did: that is a truncated upload.
+        }
+        catch (Exception e) when (e is InvalidDataException or ZstdSharp.ZstdException)
+        {
+            throw new IngestException(StatusCodes.Status400BadRequest, "Invalid upload",
+                $"The upload's compressed stream is corrupt inside {name} ({e.Message}). {KeptNote}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw StorageError(name, e);
+        }
+        if (tee.EndedEarly)
+            throw new IngestException(StatusCodes.Status400BadRequest, "Truncated upload",
+                $"The tar stream ended inside {name}. {KeptNote}");
+        return null;
+    }
+
+    /// <summary>Reads at most <c>length</c> bytes of a source and writes each to a destination as it is read.</summary>
+    private sealed class TeeReadStream(Stream source, Stream destination, long length) : Stream
+    {
+        private readonly long _length = length;
+        private long _remaining = length;
+
+        /// <summary>The source ended before <c>length</c> bytes.</summary>
+        public bool EndedEarly { get; private set; }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => _length - _remaining; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (_remaining == 0 || buffer.Length == 0)
+                return 0;
+            var n = source.Read(buffer[..(int)Math.Min(buffer.Length, _remaining)]);
+            return Copied(buffer[..n]);
+        }
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (_remaining == 0 || buffer.Length == 0)
+                return 0;
+            var n = await source.ReadAsync(buffer[..(int)Math.Min(buffer.Length, _remaining)], cancellationToken);
+            return Copied(buffer.Span[..n]);
+        }
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        private int Copied(ReadOnlySpan<byte> bytes)
+        {
+            if (bytes.Length == 0)
+            {
+                EndedEarly = true;
+                return 0;
+            }
+            // Synchronous writes: they land in the page cache, and async file I/O on Linux costs a thread-pool hop.
+            destination.Write(bytes);
+            _remaining -= bytes.Length;
+            return bytes.Length;
+        }
+
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
     private static void VerifyWorker(ChannelReader<ReadObject> queue, LooseObjectWriter writer, Counts counts,
         List<(ObjectName, string)> failures, StorageFailure storageFailure, CancellationToken cancellationToken)
     {
@@ -236,8 +335,7 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                     }
                     else
                     {
-                        using (var stream = new FileStream(item.Path!, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
-                            ObjectVerifier.Verify(item.Name, stream);
+                        // Verified as it was read (VerifyWhileCopyingAsync).
                         created = writer.PublishFile(item.Path!, item.Name);
                     }
                     Interlocked.Increment(ref created ? ref counts.Created : ref counts.Present);

@@ -89,12 +89,28 @@ public sealed partial class RepositoryMetadata(TimeProvider time, ILogger<Reposi
         var dir = Path.GetDirectoryName(final)!;
         Directory.CreateDirectory(dir);
         var temp = Path.Combine(dir, "." + Path.GetFileName(final) + ".tmp-" + Guid.NewGuid().ToString("N"));
-        using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+        try
         {
-            fs.Write(bytes);
-            fs.Flush(flushToDisk: true);
+            using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+            {
+                fs.Write(bytes);
+                fs.Flush(flushToDisk: true);
+            }
+            File.Move(temp, final, overwrite: true);
         }
-        File.Move(temp, final, overwrite: true);
+        catch
+        {
+            // A full disk or an I/O error: the old file stays as it was, and no temporary file is left behind.
+            TryDelete(temp);
+            throw;
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try { File.Delete(path); }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
     }
 
     private sealed class Releaser(SemaphoreSlim gate) : IDisposable
