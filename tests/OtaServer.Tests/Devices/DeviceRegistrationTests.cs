@@ -82,4 +82,21 @@ public sealed class DeviceRegistrationTests
         Assert.Equal("field", device.GetProperty("tag").GetString());
         Assert.Equal("rpi4", device.GetProperty("hardwareId").GetString());
     }
+
+    [Theory]
+    [InlineData("\"NaN\"")]
+    [InlineData("\"Infinity\"")]
+    [InlineData("0")]
+    [InlineData("-1")]
+    [InlineData("9000")]
+    public async Task RegistrationToken_WithAnExpiryThatIsNotAPositiveNumberOfHours_Returns400(string hours)
+    {
+        var (f, _, _) = FleetKit.Create();
+        using var _f = f;
+        var admin = f.Admin();
+        var body = new StringContent("{\"tag\":\"field\",\"expiresInHours\":" + hours + "}", Encoding.UTF8, "application/json");
+        var response = await admin.PostAsync("/api/v1/devices/registration-tokens", body);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("expiresInHours", await response.Content.ReadAsStringAsync());
+    }
 }

@@ -355,4 +355,66 @@ public sealed class IngestTests : IDisposable
         var staging = Path.Combine(_factory.RepoRoot(), "tmp");
         Assert.Empty(Directory.EnumerateDirectories(staging, "ingest-*"));
     }
+
+    /// <summary>A ustar header for one regular file of <paramref name="size"/> bytes.</summary>
+    private static byte[] TarHeader(string name, long size)
+    {
+        var h = new byte[512];
+        void Put(int offset, string text) => System.Text.Encoding.ASCII.GetBytes(text).CopyTo(h, offset);
+        Put(0, name);
+        Put(100, "0000644\0");
+        Put(108, "0000000\0");
+        Put(116, "0000000\0");
+        Put(124, Convert.ToString(size, 8).PadLeft(11, '0') + "\0");
+        Put(136, "00000000000\0");
+        Put(148, "        ");
+        h[156] = (byte)'0';
+        Put(257, "ustar\0");
+        Put(263, "00");
+        var sum = h.Sum(b => (int)b);
+        Put(148, Convert.ToString(sum, 8).PadLeft(6, '0') + "\0 ");
+        return h;
+    }
+
+    [Fact]
+    public async Task Upload_OfAHugeBogusObject_IsRefusedAtItsFirstBytes_NotAfterItReachedTheDisk()
+    {
+        var address = _factory.StartKestrel();
+        const long size = 3L << 30; // 3 GiB of zeros posing as a .filez
+        var name = "objects/ab/" + new string('c', 62) + ".filez";
+        var header = TarHeader(name, size);
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(address.Host, address.Port);
+        var stream = tcp.GetStream();
+        var head = $"POST /api/v1/repos/main/objects HTTP/1.1\r\nHost: {address.Authority}\r\nAuthorization: Bearer {OtaServerFactory.PushToken}\r\nContent-Length: {size + 1024 + 512}\r\n\r\n";
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes(head));
+        await stream.WriteAsync(header);
+        var reader = Task.Run(async () =>
+        {
+            var buffer = new byte[8192];
+            var n = await stream.ReadAsync(buffer);
+            return System.Text.Encoding.ASCII.GetString(buffer, 0, n);
+        });
+        var zeros = new byte[1 << 20];
+        long sent = 0;
+        try
+        {
+            while (!reader.IsCompleted && sent < 1L << 30)
+            {
+                await stream.WriteAsync(zeros);
+                sent += zeros.Length;
+            }
+        }
+        catch (IOException)
+        {
+            // The server closed the connection after its answer.
+        }
+        var answer = await reader.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.StartsWith("HTTP/1.1 422", answer);
+        Assert.Contains("bad .filez header", answer);
+        Assert.True(sent < 256L << 20, $"the server read {sent >> 20} MiB of an object that was bad from its first bytes");
+        for (var i = 0; i < 100 && Directory.EnumerateDirectories(Path.Combine(_factory.RepoRoot(), "tmp"), "ingest-*").Any(); i++)
+            await Task.Delay(50);
+        AssertNoStagingLeft();
+    }
 }
