@@ -221,8 +221,20 @@ public sealed partial class ArchiveRepository
             present.Add(meta);
             onPresent?.Invoke(meta);
         }
-        var c = ReadCommit(commit);
+        WalkTree(ReadCommit(commit), present, missing, seen, onPresent);
+        return new CommitWalk(present, missing);
+    }
 
+    /// <summary>The objects a commit's tree references that this repository lacks (the commit object itself need not be stored).</summary>
+    public IReadOnlyList<ObjectName> MissingFromTree(Commit commit)
+    {
+        var missing = new List<ObjectName>();
+        WalkTree(commit, [], missing, [], null);
+        return missing;
+    }
+
+    private void WalkTree(Commit c, List<ObjectName> present, List<ObjectName> missing, HashSet<ObjectName> seen, Action<ObjectName>? onPresent)
+    {
         var stack = new Stack<(Checksum Tree, Checksum Meta)>();
         stack.Push((c.RootDirTree, c.RootDirMeta));
         while (stack.Count > 0)
@@ -238,7 +250,6 @@ public sealed partial class ArchiveRepository
             for (int i = dt.Dirs.Count - 1; i >= 0; i--)
                 stack.Push((dt.Dirs[i].Tree, dt.Dirs[i].Meta));
         }
-        return new CommitWalk(present, missing);
 
         // Returns true if the object is new and present (so a dirtree should be descended).
         bool Visit(ObjectName n)

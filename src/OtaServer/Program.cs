@@ -28,6 +28,7 @@ builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<RepositoryRegistry>();
 builder.Services.AddSingleton<RepositoryMetadata>();
 builder.Services.AddSingleton<IRepositoryContent, RepositoryContent>();
+builder.Services.AddHostedService<RepositoryReconciler>(); // first hosted service: before jobs and requests
 builder.Services.AddDiagnostics();
 builder.Services.AddOtaAuth();
 builder.Services.AddStore();

@@ -13,7 +13,7 @@ internal sealed partial class DeltaCleanupService(DeltaService deltas, IOptions<
         {
             try
             {
-                var removed = deltas.RemoveExpired();
+                var removed = await deltas.RemoveExpiredAsync(stoppingToken);
                 if (removed > 0)
                     LogRemoved(logger, removed);
             }

@@ -130,35 +130,66 @@ internal sealed partial class DeltaService(
             var marker = Path.Combine(dir, RepositoryMetadata.DeletedMarker);
             if (!File.Exists(Path.Combine(dir, "superblock")) || File.Exists(marker))
                 return false;
-            await File.WriteAllTextAsync(marker, time.GetUtcNow().ToString("O"), cancellationToken);
+            // Atomic: a torn or empty marker would block the cleanup. A kill before the summary is rewritten is
+            // repaired at start (RepositoryReconciler) and before the files go (RemoveExpiredAsync).
+            RepositoryMetadata.WriteReplacing(root, Path.Combine(name.RelativeDirectory, RepositoryMetadata.DeletedMarker),
+                System.Text.Encoding.ASCII.GetBytes(time.GetUtcNow().ToString("O")));
             metadata.RegenerateSummary(root);
         }
         LogDeleted(logger, repository, name.ToString());
         return true;
     }
 
-    /// <summary>Removes the files of deleted deltas whose grace period is over. Returns how many went.</summary>
-    public int RemoveExpired()
+    /// <summary>
+    /// Removes the files of deleted deltas whose grace period is over. Returns how many went. The summary is
+    /// rewritten first, under the repository lock, so it never lists a delta whose files are gone.
+    /// </summary>
+    public async Task<int> RemoveExpiredAsync(CancellationToken cancellationToken)
     {
         var removed = 0;
         var cutoff = time.GetUtcNow() - options.Value.DeleteGracePeriod;
         foreach (var repository in registry.Names)
         {
             registry.TryGetRoot(repository, out var root);
-            foreach (var d in new ArchiveRepository(root).ListDeltas())
+            var expired = new ArchiveRepository(root).ListDeltas()
+                .Select(d => Path.Combine(root, d.RelativeDirectory))
+                .Where(dir => DeletedAt(Path.Combine(dir, RepositoryMetadata.DeletedMarker)) is { } at && at <= cutoff)
+                .ToList();
+            if (expired.Count == 0)
+                continue;
+            using (await metadata.LockAsync(root, cancellationToken))
             {
-                var dir = Path.Combine(root, d.RelativeDirectory);
-                var marker = Path.Combine(dir, RepositoryMetadata.DeletedMarker);
-                if (!File.Exists(marker) || !DateTimeOffset.TryParse(File.ReadAllText(marker), out var at) || at > cutoff)
-                    continue;
-                // Move out of the served tree first so no client sees a half-deleted folder.
-                var trash = Path.Combine(root, RepositoryRegistry.StagingFolder, "trash-" + Guid.NewGuid().ToString("N"));
-                Directory.Move(dir, trash);
-                Directory.Delete(trash, recursive: true);
-                removed++;
+                if (!Repositories.RepositoryReconciler.SummaryMatchesDisk(root))
+                    metadata.RegenerateSummary(root);
+                foreach (var dir in expired)
+                {
+                    // Move out of the served tree first so no client sees a half-deleted folder.
+                    var trash = Path.Combine(root, RepositoryRegistry.StagingFolder, "trash-" + Guid.NewGuid().ToString("N"));
+                    Directory.Move(dir, trash);
+                    Directory.Delete(trash, recursive: true);
+                    removed++;
+                }
             }
         }
         return removed;
+    }
+
+    /// <summary>When a delta was deleted: the marker's timestamp, or (unreadable or empty marker) its file time.</summary>
+    private static DateTimeOffset? DeletedAt(string marker)
+    {
+        if (!File.Exists(marker))
+            return null;
+        try
+        {
+            if (DateTimeOffset.TryParse(File.ReadAllText(marker), System.Globalization.CultureInfo.InvariantCulture,
+                    System.Globalization.DateTimeStyles.RoundtripKind, out var at))
+                return at;
+            return File.GetLastWriteTimeUtc(marker);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Checks a requested pair: known repository, two different complete commits. Throws <see cref="DeltaRequestException"/>.</summary>

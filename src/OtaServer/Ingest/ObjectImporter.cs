@@ -42,12 +42,13 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
             var counts = new Counts();
             var failures = new List<(ObjectName Name, string Reason)>();
             var storageFailure = new StorageFailure();
+            var heldCommits = new List<(ObjectName Name, byte[] Bytes)>();
             var verifyQueue = Channel.CreateBounded<ReadObject>(new BoundedChannelOptions(QueueCapacity) { SingleWriter = true });
             using var verifyCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             // Verification and publication are CPU- and syscall-bound and synchronous: dedicated threads, so the
             // thread pool stays free for the request body (on 2 cores a starved pool made uploads crawl).
             var workers = Enumerable.Range(0, Math.Max(4, 2 * Environment.ProcessorCount))
-                .Select(_ => Task.Factory.StartNew(() => VerifyWorker(verifyQueue.Reader, writer, counts, failures, storageFailure, verifyCts.Token),
+                .Select(_ => Task.Factory.StartNew(() => VerifyWorker(verifyQueue.Reader, writer, counts, failures, storageFailure, heldCommits, verifyCts.Token),
                     CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default))
                 .ToArray();
             try
@@ -138,6 +139,8 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                 await Task.WhenAll(workers);
             }
 
+            if (failures.Count == 0 && storageFailure.Error is null)
+                PublishHeldCommits(repoRoot, writer, heldCommits, counts, failures, storageFailure);
             if (storageFailure.Error is { } error)
             {
                 LogStorageFailed(logger, storageFailure.Name.ToString(), error.Message);
@@ -221,6 +224,41 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
         {
             if (copy is null)
                 ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Stores the verified commits of an upload after every other object of it: each only if its whole tree is
+    /// now in the repository, so no commit is ever servable before what it references.
+    /// </summary>
+    private static void PublishHeldCommits(string repoRoot, LooseObjectWriter writer, List<(ObjectName Name, byte[] Bytes)> held,
+        Counts counts, List<(ObjectName, string)> failures, StorageFailure storageFailure)
+    {
+        if (held.Count == 0)
+            return;
+        var repo = new ArchiveRepository(repoRoot);
+        foreach (var (name, bytes) in held)
+        {
+            var missing = repo.MissingFromTree(Commit.Parse(bytes));
+            if (missing.Count > 0)
+            {
+                failures.Add((name, $"it references {missing.Count} object(s) that are neither in this upload nor on the server " +
+                    $"(first: {missing[0]}); upload a commit together with or after its objects"));
+                continue;
+            }
+            try
+            {
+                var created = writer.TryCreate(name, bytes);
+                if (created)
+                    counts.Created++;
+                else
+                    counts.Present++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                (storageFailure.Error, storageFailure.Name) = (e, name);
+                return;
+            }
         }
     }
 
@@ -314,7 +352,8 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
     }
 
     private static void VerifyWorker(ChannelReader<ReadObject> queue, LooseObjectWriter writer, Counts counts,
-        List<(ObjectName, string)> failures, StorageFailure storageFailure, CancellationToken cancellationToken)
+        List<(ObjectName, string)> failures, StorageFailure storageFailure, List<(ObjectName Name, byte[] Bytes)> held,
+        CancellationToken cancellationToken)
     {
         while (queue.WaitToReadAsync(cancellationToken).AsTask().GetAwaiter().GetResult())
         {
@@ -331,6 +370,15 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                     if (item.Copy is not null)
                     {
                         ObjectVerifier.Verify(item.Name, new MemoryStream(item.Copy, 0, item.Length, writable: false));
+                        if (item.Name.Type == ObjectType.Commit)
+                        {
+                            // Published last, once everything it references is stored (PublishHeldCommits): the
+                            // workers run in parallel, and a commit stored before its tree is a servable commit
+                            // that a kill would leave incomplete.
+                            lock (held)
+                                held.Add((item.Name, item.Copy.AsSpan(0, item.Length).ToArray()));
+                            continue;
+                        }
                         created = writer.TryCreate(item.Name, item.Copy.AsSpan(0, item.Length));
                     }
                     else
