@@ -140,7 +140,7 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
             }
 
             if (failures.Count == 0 && storageFailure.Error is null)
-                PublishHeldCommits(repoRoot, writer, heldCommits, counts, failures, storageFailure);
+                PublishHeldCommits(repoRoot, writer, heldCommits, counts, storageFailure);
             if (storageFailure.Error is { } error)
             {
                 LogStorageFailed(logger, storageFailure.Name.ToString(), error.Message);
@@ -228,26 +228,24 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
     }
 
     /// <summary>
-    /// Stores the verified commits of an upload after every other object of it: each only if its whole tree is
-    /// now in the repository, so no commit is ever servable before what it references.
+    /// Stores the verified commits of an upload after every other object of it, so that a kill part-way never
+    /// leaves a stored commit whose tree the same upload was still bringing.
     /// </summary>
     private static void PublishHeldCommits(string repoRoot, LooseObjectWriter writer, List<(ObjectName Name, byte[] Bytes)> held,
-        Counts counts, List<(ObjectName, string)> failures, StorageFailure storageFailure)
+        Counts counts, StorageFailure storageFailure)
     {
         if (held.Count == 0)
             return;
         var repo = new ArchiveRepository(repoRoot);
         foreach (var (name, bytes) in held)
         {
-            var missing = repo.MissingFromTree(Commit.Parse(bytes));
-            if (missing.Count > 0)
-            {
-                failures.Add((name, $"it references {missing.Count} object(s) that are neither in this upload nor on the server " +
-                    $"(first: {missing[0]}); upload a commit together with or after its objects"));
-                continue;
-            }
             try
             {
+                // Uploaded before its objects (another upload may bring them): stored as partial, the way
+                // `ostree pull` keeps an interrupted commit, so fsck does not count it as corruption. The ref
+                // move, which requires the whole commit, clears the mark.
+                if (repo.MissingFromTree(Commit.Parse(bytes)).Count > 0)
+                    PartialCommits.Mark(repoRoot, name.Checksum);
                 var created = writer.TryCreate(name, bytes);
                 if (created)
                     counts.Created++;

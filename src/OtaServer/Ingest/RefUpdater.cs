@@ -40,6 +40,7 @@ internal sealed partial class RefUpdater(RepositoryMetadata metadata, ILogger<Re
             throw new IngestException(422, "Incomplete commit",
                 $"{walk.Missing.Count} object(s) reachable from {commit} are missing; upload them before moving the ref.",
                 walk.Missing.Select(m => m.ToString()).ToList());
+        PartialCommits.Clear(repoRoot, commit);
 
         var current = repo.ResolveRef(refName);
         if (!request.Force || expected is not null)

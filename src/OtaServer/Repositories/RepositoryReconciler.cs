@@ -38,6 +38,8 @@ internal sealed partial class RepositoryReconciler(RepositoryRegistry registry, 
     internal static bool SummaryMatchesDisk(string root)
     {
         var path = Path.Combine(root, "summary");
+        if (!File.Exists(path) && new ArchiveRepository(root).ListRefs().Count == 0 && RepositoryMetadata.ListPublishedDeltas(root).Count == 0)
+            return true; // a new, empty repository has no summary until its first ref
         Summary summary;
         try
         {

@@ -188,7 +188,7 @@ public sealed class CrashRecoveryTests : IDisposable
     }
 
     [Fact]
-    public async Task Upload_WithACommitWhoseTreeIsNotStored_DoesNotStoreTheCommit()
+    public async Task Upload_OfACommitBeforeItsTree_StoresItAsPartial_UntilTheRefMoves()
     {
         var server = Start();
         var local = _tmp.Combine("build");
@@ -196,18 +196,33 @@ public sealed class CrashRecoveryTests : IDisposable
         TestTrees.Write(tree, 1);
         var v1 = LocalRepos.Commit(local, tree, subject: "v1");
         var commitPath = LocalRepos.ObjectPaths(local).Single(p => p.EndsWith(".commit"));
+        var partial = Path.Combine(Root, "state", v1 + ".commitpartial");
         var client = server.CreateClient(OtaServerFactory.PushToken);
-        var response = await client.PostAsync("/api/v1/repos/main/objects", new ByteArrayContent(LocalRepos.Tar(local, [commitPath])));
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
-        Assert.Contains("neither in this upload nor on the server", await response.Content.ReadAsStringAsync());
-        Assert.False(File.Exists(Path.Combine(Root, commitPath)));
-        OstreeCli.Run("fsck", "--repo=" + Root);
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/api/v1/repos/main/objects", new ByteArrayContent(LocalRepos.Tar(local, [commitPath])))).StatusCode);
+        Assert.True(File.Exists(Path.Combine(Root, commitPath)));
+        Assert.True(File.Exists(partial), "a commit stored without its tree is marked partial, as ostree pull does");
+        OstreeCli.Run("fsck", "--repo=" + Root); // a partial commit is not corruption
 
-        // With its objects, in any order within the upload, it is stored (last).
+        // The commit first in the tar: the workers verify in parallel, but it is stored after its tree.
         var all = LocalRepos.ObjectPaths(local).OrderBy(p => p.EndsWith(".commit") ? 0 : 1).ToList();
         Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/api/v1/repos/main/objects", new ByteArrayContent(LocalRepos.Tar(local, all)))).StatusCode);
-        Assert.True(File.Exists(Path.Combine(Root, commitPath)));
         Assert.Equal(HttpStatusCode.OK, (await client.PutAsJsonAsync("/api/v1/repos/main/refs/main", new { commit = v1 })).StatusCode);
+        Assert.False(File.Exists(partial), "the ref move, which needs the whole commit, clears the mark");
         OstreeCli.Run("fsck", "--repo=" + Root);
+        AssertClientPulls(server, v1);
+    }
+
+    [Fact]
+    public async Task Upload_OfACompleteCommit_LeavesNoPartialMark()
+    {
+        var server = Start();
+        var local = _tmp.Combine("build");
+        var tree = _tmp.Combine("tree");
+        TestTrees.Write(tree, 1);
+        var v1 = LocalRepos.Commit(local, tree, subject: "v1");
+        var all = LocalRepos.ObjectPaths(local).OrderBy(p => p.EndsWith(".commit") ? 0 : 1).ToList();
+        var client = server.CreateClient(OtaServerFactory.PushToken);
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/api/v1/repos/main/objects", new ByteArrayContent(LocalRepos.Tar(local, all)))).StatusCode);
+        Assert.False(File.Exists(Path.Combine(Root, "state", v1 + ".commitpartial")));
     }
 }
