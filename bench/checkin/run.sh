@@ -14,7 +14,7 @@ dotnet build -c Release "$ROOT/src/OtaServer" -o "$WORK/bin" -v q -nologo >/dev/
 start_server() { # $1 = last-seen write interval
   OtaServer__DataDir="$WORK/data" OtaServer__Tokens__0__Name=admin OtaServer__Tokens__0__Token=$ADMIN \
   OtaServer__Tokens__0__Scopes__0=admin OtaServer__Tokens__0__Scopes__1=push \
-  OtaServer__Devices__LastSeenWriteInterval="$1" Serilog__MinimumLevel__Default=Warning \
+  OtaServer__Devices__LastSeenWriteInterval="$1" OtaServer__RateLimits__CheckinsPerMinutePerDevice=0 Serilog__MinimumLevel__Default=Warning \
   Urls=$BASE dotnet "$WORK/bin/OtaServer.dll" >"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 100); do curl -sf "$BASE/healthz" >/dev/null && return; sleep 0.2; done

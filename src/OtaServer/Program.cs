@@ -48,6 +48,7 @@ app.Services.GetRequiredService<IEnumerable<ITokenResolver>>();
 app.UseDiagnostics();        // request log, exception handler, status pages and Swagger
 app.UseRepositoryFiles();    // the hot path: anonymous GET/HEAD of repository files, before routing and auth
 app.UseRouting();
+app.UseDeviceRateLimits(); // per device and per enrolling address, before auth
 app.UseOtaAuth();
 
 app.MapDiagnostics();

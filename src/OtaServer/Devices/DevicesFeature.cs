@@ -13,6 +13,7 @@ public static class DevicesFeature
         services.AddSingleton<CheckinService>();
         services.AddSingleton<LastSeenWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<LastSeenWriter>());
+        services.AddDeviceRateLimits();
         return services;
     }
 
