@@ -25,7 +25,11 @@ public sealed record StaticDeltasResponse(long To, string Repository, bool DryRu
 
 public sealed record JobSummary(string Id, string Kind, string Status, DateTimeOffset CreatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, double? DurationSeconds, int Attempts, string? Error, string Url, string LogUrl);
 
-public sealed record DeviceInfo(string Name, string? HardwareId, string? Tag, string? CurrentCommit, long? CurrentVersion, DateTimeOffset? LastSeen, DateTimeOffset CreatedAt, string? Group = null);
+public sealed record DeviceInfo(string Name, string? HardwareId, string? Tag, string? CurrentCommit, long? CurrentVersion, DateTimeOffset? LastSeen, DateTimeOffset CreatedAt, string? Group = null, RollbackInfo? Rollback = null);
+
+public sealed record RollbackInfo(long Version, string State, string? Reason, DateTimeOffset RequestedAt, DateTimeOffset? DoneAt);
+
+public sealed record RollbackRequest(long Version, string? Reason);
 
 public sealed record CreateDeviceRequest(string Name, string? HardwareId, string? Tag);
 
@@ -84,6 +88,7 @@ public sealed record RefMoveRequest(string Commit, string? Expected, bool Force)
 [JsonSerializable(typeof(CreateDeviceRequest))]
 [JsonSerializable(typeof(DeviceCreated))]
 [JsonSerializable(typeof(UpdateDeviceRequest))]
+[JsonSerializable(typeof(RollbackRequest))]
 [JsonSerializable(typeof(CreateRegistrationTokenRequest))]
 [JsonSerializable(typeof(RegistrationTokenCreated))]
 [JsonSerializable(typeof(CreateWaveRequest))]
