@@ -3,6 +3,7 @@ using OtaServer.Auth;
 using OtaServer.Jobs;
 using OtaServer.Repositories;
 using OtaServer.Store;
+using OtaServer.Waves;
 
 namespace OtaServer.Targets;
 
@@ -12,7 +13,8 @@ public sealed record CreateTargetRequest(
     string? Commit = null,
     string? Repository = null,
     IReadOnlyList<string>? Tags = null,
-    IReadOnlyList<string>? HardwareIds = null);
+    IReadOnlyList<string>? HardwareIds = null,
+    bool Force = false);
 
 public sealed record TargetDto(
     long Version,
@@ -32,7 +34,8 @@ public sealed record TagTargetsRequest(
     bool Append = false,
     bool DryRun = false,
     string? Repository = null,
-    string? HardwareId = null);
+    string? HardwareId = null,
+    bool Force = false);
 
 public sealed record TagChange(long Version, string Repository, IReadOnlyList<string> HardwareIds, IReadOnlyList<string> Before, IReadOnlyList<string> After);
 
@@ -75,7 +78,7 @@ internal static class TargetsEndpoints
     }
 
     private static async Task<Results<Created<TargetDto>, ProblemHttpResult>> CreateAsync(
-        HttpRequest http, IServiceProvider services, RepositoryRegistry registry, IFleetStore store, TargetCatalog catalog, TimeProvider time, CancellationToken ct)
+        HttpRequest http, IServiceProvider services, RepositoryRegistry registry, IFleetStore store, TargetCatalog catalog, WaveTagGuard waves, TimeProvider time, CancellationToken ct)
     {
         var (req, problem) = await JsonBody.ReadAsync<CreateTargetRequest>(http, ct);
         if (problem is not null)
@@ -104,6 +107,8 @@ internal static class TargetsEndpoints
         var missing = content.FindMissingObjects(repo, commit);
         if (missing.Count > 0)
             return Problems.Conflict($"Commit {commit} is incomplete in repository '{repo}': {missing.Count} object(s) missing (first: {missing[0]}). Finish the push, then create the target.");
+        if (await waves.CheckAsync(tags, req.Force, "\"force\": true; otactl push --force-tags", ct) is { } owned)
+            return owned;
         try
         {
             var target = await store.AddTargetAsync(new NewTarget(repo, version, req.Ref!, commit, hardware, tags, time.GetUtcNow()), ct);
@@ -164,7 +169,7 @@ internal static class TargetsEndpoints
     }
 
     private static async Task<Results<Ok<TagTargetsResponse>, ProblemHttpResult>> TagAsync(
-        HttpRequest http, IFleetStore store, TargetCatalog catalog, CancellationToken ct)
+        HttpRequest http, IFleetStore store, TargetCatalog catalog, WaveTagGuard waves, CancellationToken ct)
     {
         var (req, problem) = await JsonBody.ReadAsync<TagTargetsRequest>(http, ct);
         if (problem is not null)
@@ -197,6 +202,10 @@ internal static class TargetsEndpoints
         }
         if (unknown.Count > 0)
             return Problems.NotFound($"No target with version {string.Join(", ", unknown)}; nothing was tagged. List targets with GET /api/v1/targets.");
+        // A tag added to or removed from a target moves it; tags a target keeps do not.
+        var moved = changes.SelectMany(c => c.Before.Except(c.After, StringComparer.Ordinal).Concat(c.After.Except(c.Before, StringComparer.Ordinal)));
+        if (await waves.CheckAsync(moved, req.Force, "\"force\": true; otactl targets tag --force", ct) is { } owned)
+            return owned;
         if (!req.DryRun)
         {
             await store.SetTargetTagsAsync(updates, ct);
