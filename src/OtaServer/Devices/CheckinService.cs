@@ -12,7 +12,11 @@ public sealed record UpdateReport(long? Version, string? Result, string? Detail 
 
 public sealed record CheckinTarget(long Version, string Commit, string Ref, string RepositoryUrl);
 
-public sealed record CheckinDelta(bool Available, long? From, string? FromCommit, long Size);
+/// <summary>
+/// <c>downloadBytes</c>: what the device downloads (parts + fallback objects, besides the small superblock);
+/// <c>requiredBytes</c>: what it must be able to write (check free space against it); <c>size</c>: an alias of <c>downloadBytes</c>.
+/// </summary>
+public sealed record CheckinDelta(bool Available, long? From, string? FromCommit, long Size, long DownloadBytes, long RequiredBytes);
 
 /// <summary>An operator's rollback order for the device: <c>pending</c> until the device runs it, then <c>done</c>.</summary>
 public sealed record RollbackDto(long Version, string State, string? Reason, DateTimeOffset RequestedAt, DateTimeOffset? DoneAt)
@@ -59,7 +63,7 @@ internal sealed class CheckinService(
         if (update)
         {
             var stats = deltas.Find(target.Repository, request.CurrentCommit, target.Commit);
-            delta = new CheckinDelta(stats is not null, current, request.CurrentCommit, stats?.DownloadBytes ?? 0);
+            delta = new CheckinDelta(stats is not null, current, request.CurrentCommit, stats?.DownloadBytes ?? 0, stats?.DownloadBytes ?? 0, stats?.RequiredBytes ?? 0);
         }
         return new CheckinResponse(update, current,
             new CheckinTarget(target.Version, target.Commit, target.Ref, repositoryBaseUrl + target.Repository), delta, rollback, decision.Reason);
