@@ -230,12 +230,26 @@ internal static class TargetsEndpoints
             return Problems.BadRequest($"'from' version {notLower[0]} is not lower than the target version {to}.");
         if (req.ByTag is null && from.Count == 0)
             return Problems.BadRequest("Say which versions to start from: 'byTag' (versions the devices following the tag run) and/or 'from' (explicit versions).");
-        var (target, notFound) = await ResolveAsync(catalog, to, null, req.HardwareId, ct);
-        if (notFound is not null)
-            return notFound;
-        var plan = await planner.PlanAsync(target!, req.ByTag, from, req.HardwareId, ct);
-        var response = new StaticDeltasResponse(to, target!.Repository, req.DryRun, plan.Deltas, plan.Orphans, plan.DevicesOnUnknownVersions, null);
-        var missing = plan.Deltas.Where(d => !d.Exists).ToList();
+        // Every target of the version (one per hardware id) unless 'hardwareId' narrows it: one run serves devices of all of them.
+        var versionTargets = (await catalog.GetAsync(ct)).WithVersion(to, null, req.HardwareId).ToList();
+        if (versionTargets.Count == 0)
+            return Problems.NotFound($"No target with version {to}" + (req.HardwareId is null ? "" : $" for hardware id '{req.HardwareId}'") +
+                ". List targets with GET /api/v1/targets (otactl targets list).");
+        if (versionTargets.Select(t => t.Repository).Distinct(StringComparer.Ordinal).Count() > 1)
+            return Problems.Conflict($"Version {to} has targets in several repositories: add 'hardwareId' to choose one.");
+        var target = versionTargets[0];
+        var planned = new List<PlannedDelta>();
+        var orphans = new List<OrphanVersion>();
+        var unknownDevices = 0;
+        foreach (var t in versionTargets)
+        {
+            var plan = await planner.PlanAsync(t, req.ByTag, from, req.HardwareId, ct);
+            planned.AddRange(plan.Deltas.Where(d => !planned.Any(p => p.FromCommit == d.FromCommit && p.ToCommit == d.ToCommit)));
+            orphans.AddRange(plan.Orphans.Where(o => !orphans.Any(x => x.Version == o.Version)));
+            unknownDevices = Math.Max(unknownDevices, plan.DevicesOnUnknownVersions);
+        }
+        var response = new StaticDeltasResponse(to, target.Repository, req.DryRun, planned, orphans, unknownDevices, null);
+        var missing = planned.Where(d => !d.Exists).ToList();
         if (req.DryRun || missing.Count == 0)
             return TypedResults.Ok(response);
         if (deltas.Service is null)
