@@ -49,7 +49,9 @@ public sealed record RolloutResponse(string Wave, bool DryRun, int Step, IReadOn
 
 public sealed record WaveTotals(int InScope, int Scheduled, int Updated, int Failed, int NotYetSeen);
 
-public sealed record WaveStatusResponse(WaveInfo Wave, WaveTotals Totals, IReadOnlyDictionary<string, WaveTotals> Groups);
+public sealed record WaveRollback(string Device, long Version, string State, DateTimeOffset RequestedAt);
+
+public sealed record WaveStatusResponse(WaveInfo Wave, WaveTotals Totals, IReadOnlyDictionary<string, WaveTotals> Groups, IReadOnlyList<WaveRollback>? Rollbacks = null);
 
 public sealed record UpdateDeviceRequest(string? Group);
 

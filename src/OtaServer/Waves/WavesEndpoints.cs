@@ -40,7 +40,10 @@ public sealed record RolloutResponse(string Wave, bool DryRun, int Step, IReadOn
 
 public sealed record WaveTotals(int InScope, int Scheduled, int Updated, int Failed, int NotYetSeen);
 
-public sealed record WaveStatusResponse(WaveDto Wave, WaveTotals Totals, IReadOnlyDictionary<string, WaveTotals> Groups);
+/// <summary>A device in the wave's scope with an operator's rollback order (pending or done).</summary>
+public sealed record WaveRollback(string Device, long Version, string State, DateTimeOffset RequestedAt);
+
+public sealed record WaveStatusResponse(WaveDto Wave, WaveTotals Totals, IReadOnlyDictionary<string, WaveTotals> Groups, IReadOnlyList<WaveRollback> Rollbacks);
 
 /// <summary>Waves: staged rollouts of a target to the devices of a tag, gated on deltas and on device health.</summary>
 internal static class WavesEndpoints
@@ -144,11 +147,15 @@ internal static class WavesEndpoints
             : snapshot.ById(wave.TargetId) is { } t ? [t] : [];
 
     private static async Task<Results<Ok<WaveStatusResponse>, ProblemHttpResult>> StatusAsync(
-        string name, WaveCatalog waves, IWaveStore store, IFleetStore fleet, TargetCatalog targets, CancellationToken ct)
+        string name, WaveCatalog waves, IWaveStore store, IFleetStore fleet, TargetCatalog targets, Devices.UpdatePolicy policy, CancellationToken ct)
     {
         if ((await waves.GetAsync(ct)).Find(name) is not { } wave)
             return UnknownWave(name);
         var scope = await ScopeAsync(wave, fleet, targets, ct);
+        var rollbacks = new List<WaveRollback>();
+        foreach (var d in scope)
+            if (await policy.GetRollbackAsync(d.Name, ct) is { } r)
+                rollbacks.Add(new WaveRollback(d.Name, r.Version, r.IsPending ? "pending" : "done", r.RequestedAt));
         var commits = TargetsOf(wave, await targets.GetAsync(ct)).Select(t => t.Commit).Append(wave.Commit).ToHashSet(StringComparer.Ordinal);
         var scheduled = (await store.ListWaveDevicesAsync(name, ct)).ToDictionary(d => d.Device, StringComparer.Ordinal);
         var all = new Counter();
@@ -170,7 +177,7 @@ internal static class WavesEndpoints
                     counter.NotYetSeen++;
             }
         }
-        return TypedResults.Ok(new WaveStatusResponse(WaveDto.From(wave), all.ToTotals(), groups.ToDictionary(kv => kv.Key, kv => kv.Value.ToTotals())));
+        return TypedResults.Ok(new WaveStatusResponse(WaveDto.From(wave), all.ToTotals(), groups.ToDictionary(kv => kv.Key, kv => kv.Value.ToTotals()), rollbacks));
     }
 
     private sealed class Counter

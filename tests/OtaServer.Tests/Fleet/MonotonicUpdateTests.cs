@@ -93,6 +93,10 @@ public sealed class MonotonicUpdateTests
         shown = await admin.GetFromJsonAsync<JsonElement>("api/v1/devices/b1");
         Assert.Equal("done", shown.GetProperty("rollback").GetProperty("state").GetString());
         Assert.Equal(41, shown.GetProperty("currentVersion").GetInt64());
+        var (_, waveOut, _) = await FleetKit.OtactlAsync(server, "waves", "status", "w43");
+        Assert.Contains("Rollback: b1 to version 41 (done", waveOut);
+        var waveStatus = await admin.GetFromJsonAsync<JsonElement>("api/v1/waves/w43");
+        Assert.Equal("b1", waveStatus.GetProperty("rollbacks").EnumerateArray().Single().GetProperty("device").GetString());
         // Back on 41, b1 follows the tag again (41); the cancelled wave does not pull it up to 42.
         Assert.Equal(41, Offered(await CheckIn("b1", c41)));
     }
