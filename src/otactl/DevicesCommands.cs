@@ -14,6 +14,7 @@ internal static class DevicesCommands
         devices.Subcommands.Add(Delete(ctx));
         devices.Subcommands.Add(RegistrationToken(ctx));
         devices.Subcommands.Add(SetGroup(ctx));
+        devices.Subcommands.Add(Rollback(ctx));
         return devices;
     }
 
@@ -80,6 +81,30 @@ internal static class DevicesCommands
             };
             using var _ = await api.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct);
             ctx.Out.WriteLine(g == "-" ? $"Device {parse.GetValue(name)} is in no group" : $"Device {parse.GetValue(name)} is in group {g}");
+            return ExitCodes.Ok;
+        }, ct));
+        return cmd;
+    }
+
+    private static Command Rollback(CliContext ctx)
+    {
+        var name = new Argument<string>("NAME");
+        var version = new Argument<long>("VERSION") { Description = "The lower target version the device goes back to" };
+        var reason = new Option<string>("--reason") { Description = "Why (shown with the device's status)" };
+        var withdraw = new Option<bool>("--withdraw") { Description = "Withdraw the device's rollback order instead (VERSION is ignored)" };
+        var cmd = new Command("rollback", "Orders a device back to a lower version (devices are otherwise never offered one)") { name, version, reason, withdraw };
+        cmd.SetAction((parse, ct) => ctx.RunAsync(parse, async (api, ct) =>
+        {
+            var device = parse.GetValue(name)!;
+            var path = "api/v1/devices/" + Uri.EscapeDataString(device) + "/rollback";
+            if (parse.GetValue(withdraw))
+            {
+                await api.DeleteAsync(path, ct);
+                ctx.Out.WriteLine($"Withdrew the rollback order of device {device}");
+                return ExitCodes.Ok;
+            }
+            var res = await api.PostAsync<DeviceInfo>(path, new RollbackRequest(parse.GetValue(version), parse.GetValue(reason)), ct);
+            ctx.Out.WriteLine($"Device {res.Name} will be offered version {res.Rollback?.Version} at its next check-in (rollback {res.Rollback?.State})");
             return ExitCodes.Ok;
         }, ct));
         return cmd;

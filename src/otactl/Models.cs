@@ -7,9 +7,9 @@ namespace OtaCtl;
 public sealed record TargetInfo(long Version, string Repository, string Ref, string Commit, IReadOnlyList<string> HardwareIds, IReadOnlyList<string> Tags, DateTimeOffset CreatedAt);
 
 /// <summary>Body of <c>POST /api/v1/targets</c> (push scope).</summary>
-public sealed record CreateTargetRequest(long Version, string Ref, string? Commit = null, string? Repository = null, IReadOnlyList<string>? Tags = null, IReadOnlyList<string>? HardwareIds = null);
+public sealed record CreateTargetRequest(long Version, string Ref, string? Commit = null, string? Repository = null, IReadOnlyList<string>? Tags = null, IReadOnlyList<string>? HardwareIds = null, bool Force = false);
 
-public sealed record TagTargetsRequest(IReadOnlyList<long> Versions, IReadOnlyList<string> Tags, bool Append, bool DryRun, string? HardwareId = null);
+public sealed record TagTargetsRequest(IReadOnlyList<long> Versions, IReadOnlyList<string> Tags, bool Append, bool DryRun, string? HardwareId = null, bool Force = false);
 
 public sealed record TagChange(long Version, string Repository, IReadOnlyList<string> HardwareIds, IReadOnlyList<string> Before, IReadOnlyList<string> After);
 
@@ -25,7 +25,11 @@ public sealed record StaticDeltasResponse(long To, string Repository, bool DryRu
 
 public sealed record JobSummary(string Id, string Kind, string Status, DateTimeOffset CreatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, double? DurationSeconds, int Attempts, string? Error, string Url, string LogUrl);
 
-public sealed record DeviceInfo(string Name, string? HardwareId, string? Tag, string? CurrentCommit, long? CurrentVersion, DateTimeOffset? LastSeen, DateTimeOffset CreatedAt, string? Group = null);
+public sealed record DeviceInfo(string Name, string? HardwareId, string? Tag, string? CurrentCommit, long? CurrentVersion, DateTimeOffset? LastSeen, DateTimeOffset CreatedAt, string? Group = null, RollbackInfo? Rollback = null);
+
+public sealed record RollbackInfo(long Version, string State, string? Reason, DateTimeOffset RequestedAt, DateTimeOffset? DoneAt);
+
+public sealed record RollbackRequest(long Version, string? Reason);
 
 public sealed record CreateDeviceRequest(string Name, string? HardwareId, string? Tag);
 
@@ -45,7 +49,9 @@ public sealed record RolloutResponse(string Wave, bool DryRun, int Step, IReadOn
 
 public sealed record WaveTotals(int InScope, int Scheduled, int Updated, int Failed, int NotYetSeen);
 
-public sealed record WaveStatusResponse(WaveInfo Wave, WaveTotals Totals, IReadOnlyDictionary<string, WaveTotals> Groups);
+public sealed record WaveRollback(string Device, long Version, string State, DateTimeOffset RequestedAt);
+
+public sealed record WaveStatusResponse(WaveInfo Wave, WaveTotals Totals, IReadOnlyDictionary<string, WaveTotals> Groups, IReadOnlyList<WaveRollback>? Rollbacks = null);
 
 public sealed record UpdateDeviceRequest(string? Group);
 
@@ -84,6 +90,7 @@ public sealed record RefMoveRequest(string Commit, string? Expected, bool Force)
 [JsonSerializable(typeof(CreateDeviceRequest))]
 [JsonSerializable(typeof(DeviceCreated))]
 [JsonSerializable(typeof(UpdateDeviceRequest))]
+[JsonSerializable(typeof(RollbackRequest))]
 [JsonSerializable(typeof(CreateRegistrationTokenRequest))]
 [JsonSerializable(typeof(RegistrationTokenCreated))]
 [JsonSerializable(typeof(CreateWaveRequest))]

@@ -30,9 +30,10 @@ internal static class PushCommand
         var version = new Option<long?>("--version") { Description = "Also create target VERSION for the pushed commit" };
         var tags = new Option<string[]>("--tag", "-T") { Description = "Tags of the new target (with --version)", AllowMultipleArgumentsPerToken = true };
         var hwIds = new Option<string[]>("--hw-id") { Description = "Hardware ids of the new target (with --version)", AllowMultipleArgumentsPerToken = true };
+        var forceTags = new Option<bool>("--force-tags") { Description = "Create the target with its tags even while a wave is open on one of them" };
         var cmd = new Command("push", "Push a commit from a local archive repository to the server and move the ref")
         {
-            repoOption, localRepo, refArg, force, version, tags, hwIds,
+            repoOption, localRepo, refArg, force, version, tags, hwIds, forceTags,
         };
         cmd.SetAction((parse, ct) => ctx.RunAsync(parse, async (api, token) =>
         {
@@ -44,7 +45,7 @@ internal static class PushCommand
             if (parse.GetValue(version) is { } v)
             {
                 var target = await api.PostAsync<TargetInfo>("api/v1/targets", new CreateTargetRequest(v, refName, result.Commit, repo,
-                    Split(parse.GetValue(tags)), Split(parse.GetValue(hwIds))), token);
+                    Split(parse.GetValue(tags)), Split(parse.GetValue(hwIds)), parse.GetValue(forceTags)), token);
                 await ctx.Out.WriteLineAsync($"Target {target.Version} created for {target.Commit} (tags: {string.Join(',', target.Tags)})");
             }
             return ExitCodes.Ok;

@@ -90,7 +90,8 @@ internal static class TargetsCommands
         var append = new Option<bool>("--append") { Description = "Add the tags instead of replacing the target's tags" };
         var dryRun = new Option<bool>("--dryrun", "--dry-run") { Description = "Show what would change, change nothing" };
         var hw = new Option<string>("--hw-id") { Description = "Only the targets of this hardware id" };
-        var cmd = new Command("tag", "Sets (or adds) tags on targets: devices following a tag get its newest target") { tags, versions, append, dryRun, hw };
+        var force = new Option<bool>("--force") { Description = "Move a tag even while a wave is open on it (the wave's devices and everyone else get the new target)" };
+        var cmd = new Command("tag", "Sets (or adds) tags on targets: devices following a tag get its newest target") { tags, versions, append, dryRun, hw, force };
         cmd.SetAction((parse, ct) => ctx.RunAsync(parse, async (api, ct) =>
         {
             var numbers = new List<long>();
@@ -104,7 +105,7 @@ internal static class TargetsCommands
                 numbers.Add(n);
             }
             var res = await api.PostAsync<TagTargetsResponse>("api/v1/targets/tags",
-                new TagTargetsRequest(numbers, SplitList(parse.GetValue(tags)), parse.GetValue(append), parse.GetValue(dryRun), parse.GetValue(hw)), ct);
+                new TagTargetsRequest(numbers, SplitList(parse.GetValue(tags)), parse.GetValue(append), parse.GetValue(dryRun), parse.GetValue(hw), parse.GetValue(force)), ct);
             ctx.Out.WriteLine(res.DryRun ? "Dry run: would set tags:" : "Tags set:");
             foreach (var c in res.Targets)
             {

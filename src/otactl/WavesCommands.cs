@@ -83,6 +83,8 @@ internal static class WavesCommands
             ];
             Table.Write(ctx.Out, ["GROUP", "IN SCOPE", "SCHEDULED", "UPDATED", "FAILED", "NOT YET SEEN"],
                 s.Groups.Select(g => Row(g.Key, g.Value)).Append(Row("TOTAL", s.Totals)));
+            foreach (var r in s.Rollbacks ?? [])
+                ctx.Out.WriteLine($"Rollback: {r.Device} to version {r.Version.ToString(CultureInfo.InvariantCulture)} ({r.State}, ordered {Table.Time(r.RequestedAt)})");
             return ExitCodes.Ok;
         }, ct));
         return cmd;

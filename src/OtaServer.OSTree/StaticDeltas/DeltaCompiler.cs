@@ -309,6 +309,7 @@ public static class DeltaCompiler
                 PayloadBytes = headers.Sum(h => h.PayloadSize),
                 FallbackCount = fallbacks.Count,
                 FallbackBytes = fallbacks.Sum(f => f.Info.StoredSize),
+                FallbackUncompressedBytes = fallbacks.Sum(f => f.Info.Size),
                 MetadataCount = counts.GetValueOrDefault(DeltaStrategy.Metadata),
                 LiteralCount = counts.GetValueOrDefault(DeltaStrategy.Literal),
                 RollsumCount = counts.GetValueOrDefault(DeltaStrategy.Rollsum),

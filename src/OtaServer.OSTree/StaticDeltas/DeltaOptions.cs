@@ -135,6 +135,9 @@ public sealed record DeltaResult
     /// <summary>Sum of the fallback objects' <c>.filez</c> sizes (downloaded loose).</summary>
     public required long FallbackBytes { get; init; }
 
+    /// <summary>Sum of the fallback objects' uncompressed sizes (what the client writes for them).</summary>
+    public required long FallbackUncompressedBytes { get; init; }
+
     public required int MetadataCount { get; init; }
 
     public required int LiteralCount { get; init; }
@@ -147,6 +150,14 @@ public sealed record DeltaResult
 
     public required string GeneratorVersion { get; init; }
 
-    /// <summary>Everything a device downloads when it has none of the new objects: superblock + parts + fallbacks.</summary>
-    public long DownloadBytes => SuperblockSize + CompressedBytes + FallbackBytes;
+    /// <summary>
+    /// What a device downloads besides the superblock: parts + fallback <c>.filez</c>; <c>ostree static-delta show</c>'s "Total Size".
+    /// </summary>
+    public long DownloadBytes => CompressedBytes + FallbackBytes;
+
+    /// <summary>
+    /// What a device must be able to write: the parts' uncompressed objects + the fallback objects;
+    /// <c>ostree static-delta show</c>'s "Total Uncompressed Size".
+    /// </summary>
+    public long RequiredBytes => UncompressedBytes + FallbackUncompressedBytes;
 }

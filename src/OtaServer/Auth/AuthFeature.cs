@@ -13,6 +13,9 @@ public static class AuthFeature
         var auth = services.AddAuthorizationBuilder();
         foreach (var scope in new[] { Scopes.Push, Scopes.Admin, Scopes.Read, Scopes.Device })
             auth.AddPolicy(scope, p => p.RequireAuthenticatedUser().RequireClaim(Scopes.ClaimType, scope));
+        // Devices download the repository files they are told to update to, so their token reads them too
+        // (and only that: the device scope reaches no other route but check-in).
+        auth.AddPolicy(Scopes.RepositoryFiles, p => p.RequireAuthenticatedUser().RequireClaim(Scopes.ClaimType, Scopes.Read, Scopes.Device));
         return services;
     }
 

@@ -9,6 +9,9 @@ public static class Scopes
     /// <summary>Held only by device tokens: reaches the device check-in.</summary>
     public const string Device = "device";
 
+    /// <summary>The policy of repository files when they require a token: a <c>read</c> token or a device token (read-only).</summary>
+    public const string RepositoryFiles = "repository-files";
+
     public const string ClaimType = "scope";
     public const string DeviceClaimType = "device";
 

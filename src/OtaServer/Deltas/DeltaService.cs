@@ -90,7 +90,7 @@ internal sealed partial class DeltaService(
                 var result = await DeltaCompiler.GenerateAsync(root, name.From, name.To, staging, compilerOptions, new LogProgress(log), cancellationToken);
                 var stats = new DeltaStats(repository, name.From?.ToString(), name.To.ToString(), result.Parts, result.CompressedBytes,
                     result.UncompressedBytes, result.FallbackCount, result.FallbackBytes, result.SuperblockSize,
-                    Math.Round(result.Elapsed.TotalSeconds, 3), result.GeneratorVersion, time.GetUtcNow());
+                    Math.Round(result.Elapsed.TotalSeconds, 3), result.GeneratorVersion, time.GetUtcNow(), result.FallbackUncompressedBytes);
                 await File.WriteAllBytesAsync(Path.Combine(staging, StatsFile), JsonSerializer.SerializeToUtf8Bytes(stats, Json), cancellationToken);
                 FlushDirectory(staging);
                 cancellationToken.ThrowIfCancellationRequested();
@@ -103,7 +103,7 @@ internal sealed partial class DeltaService(
                     metadata.RegenerateSummary(root);
                 }
                 LogPublished(logger, repository, name.ToString(), stats.Parts, stats.DownloadBytes, stats.GenerationSeconds);
-                log.Write($"{name}: published {stats.Parts} part(s), {stats.DownloadBytes} bytes to download " +
+                log.Write($"{name}: published {stats.Parts} part(s), {stats.DownloadBytes} bytes to download, {stats.RequiredBytes} to write " +
                           $"({result.LiteralCount} literal, {result.RollsumCount} rollsum, {result.BsdiffCount} bsdiff, {result.FallbackCount} fallback objects)");
                 return stats;
             }
@@ -245,6 +245,9 @@ internal sealed partial class DeltaService(
             try
             {
                 var stats = JsonSerializer.Deserialize<DeltaStats>(File.ReadAllBytes(statsPath), Json);
+                // Stats written before fallbackUncompressedBytes existed: take it from the superblock.
+                if (stats is { Fallbacks: > 0, FallbackUncompressedBytes: 0 } && TryReadSizes(dir) is { } old)
+                    stats = stats with { FallbackUncompressedBytes = old.FallbackUncompressedBytes };
                 if (stats is not null)
                     return stats with { Repository = repository };
             }
@@ -252,14 +255,29 @@ internal sealed partial class DeltaService(
             {
             }
         }
-        // A delta made by another tool (e.g. `ostree static-delta generate`): report what the files say.
+        // A delta made by another tool (e.g. `ostree static-delta generate`): report what its superblock declares.
+        var sb = new FileInfo(Path.Combine(dir, "superblock"));
+        if (TryReadSizes(dir) is { } sizes)
+            return new DeltaStats(repository, name.From?.ToString(), name.To.ToString(), sizes.Parts, sizes.PartBytes, sizes.PartUncompressedBytes,
+                sizes.Fallbacks, sizes.FallbackBytes, sb.Length, 0, "unknown", sb.LastWriteTimeUtc, sizes.FallbackUncompressedBytes);
         var parts = 0;
         long compressed = 0;
         while (File.Exists(Path.Combine(dir, parts.ToString(System.Globalization.CultureInfo.InvariantCulture))))
             compressed += new FileInfo(Path.Combine(dir, (parts++).ToString(System.Globalization.CultureInfo.InvariantCulture))).Length;
-        var sb = new FileInfo(Path.Combine(dir, "superblock"));
         return new DeltaStats(repository, name.From?.ToString(), name.To.ToString(), parts, compressed, 0, 0, 0, sb.Length, 0, "unknown",
             sb.LastWriteTimeUtc);
+    }
+
+    private static DeltaSizes? TryReadSizes(string dir)
+    {
+        try
+        {
+            return DeltaSizes.FromSuperblock(File.ReadAllBytes(Path.Combine(dir, "superblock")));
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or FormatException or InvalidOperationException or ArgumentException or IndexOutOfRangeException)
+        {
+            return null;
+        }
     }
 
     private static void FlushDirectory(string dir)

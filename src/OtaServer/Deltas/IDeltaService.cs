@@ -15,10 +15,20 @@ public sealed record DeltaStats(
     long SuperblockBytes,
     double GenerationSeconds,
     string GeneratorVersion,
-    DateTimeOffset CreatedAt)
+    DateTimeOffset CreatedAt,
+    long FallbackUncompressedBytes = 0)
 {
-    /// <summary>What a device downloads for this delta: superblock + parts + fallbacks.</summary>
-    public long DownloadBytes => SuperblockBytes + CompressedBytes + FallbackBytes;
+    /// <summary>
+    /// What a device downloads for this delta besides its superblock: parts + fallback objects
+    /// (<c>ostree static-delta show</c>: "Total Size").
+    /// </summary>
+    public long DownloadBytes => CompressedBytes + FallbackBytes;
+
+    /// <summary>
+    /// The bytes a device must be able to write: the parts' uncompressed objects + the fallback objects
+    /// (<c>ostree static-delta show</c>: "Total Uncompressed Size"). Check free space against this.
+    /// </summary>
+    public long RequiredBytes => UncompressedBytes + FallbackUncompressedBytes;
 }
 
 /// <summary>Generation, lookup and removal of static deltas; <c>from</c>/<c>to</c> are 64-hex commit checksums (<c>from</c> null = from scratch).</summary>

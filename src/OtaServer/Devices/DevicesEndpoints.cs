@@ -17,10 +17,15 @@ public sealed record DeviceDto(
     long? CurrentVersion,
     DateTimeOffset? LastSeen,
     DateTimeOffset CreatedAt,
-    string? Group)
+    string? Group,
+    RollbackDto? Rollback = null)
 {
-    internal static DeviceDto From(Device d) => new(d.Name, d.HardwareId, d.Tag, d.CurrentCommit, d.CurrentVersion, d.LastSeen, d.CreatedAt, d.Group);
+    internal static DeviceDto From(Device d, DeviceRollback? rollback = null) =>
+        new(d.Name, d.HardwareId, d.Tag, d.CurrentCommit, d.CurrentVersion, d.LastSeen, d.CreatedAt, d.Group, RollbackDto.From(rollback));
 }
+
+/// <summary>An explicit rollback: the device is offered <c>version</c> even though it is lower than the one it runs.</summary>
+public sealed record RollbackRequest(long? Version, string? Reason = null);
 
 /// <summary>A new device and its token. The token is shown only here; the server keeps its SHA-256.</summary>
 public sealed record DeviceCreated(DeviceDto Device, string Token);
@@ -48,6 +53,10 @@ internal static class DevicesEndpoints
         g.MapGet("{name}", GetAsync).RequireAuthorization(Scopes.Admin).WithName("GetDevice");
         g.MapMethods("{name}", [HttpMethods.Patch], PatchAsync).RequireAuthorization(Scopes.Admin).WithName("UpdateDevice")
             .WithSummary("Puts the device in a group ({\"group\": \"beta\"}; null: no group).").Accepts<UpdateDeviceRequest>("application/json");
+        g.MapPost("{name}/rollback", RollbackAsync).RequireAuthorization(Scopes.Admin).WithName("RollbackDevice")
+            .WithSummary("Orders the device back to a lower version (versions otherwise only go up); shown in the device and its check-in until withdrawn.")
+            .Accepts<RollbackRequest>("application/json");
+        g.MapDelete("{name}/rollback", WithdrawRollbackAsync).RequireAuthorization(Scopes.Admin).WithName("WithdrawDeviceRollback");
         g.MapDelete("{name}", DeleteAsync).RequireAuthorization(Scopes.Admin).WithName("DeleteDevice");
         g.MapPost("registration-tokens", CreateRegistrationTokenAsync).RequireAuthorization(Scopes.Admin).WithName("CreateRegistrationToken")
             .WithSummary("A token devices use to register themselves (POST /api/v1/devices/register).")
@@ -111,14 +120,39 @@ internal static class DevicesEndpoints
         if (tag is not null && !Names.IsTag(tag))
             return Problems.BadRequest($"Invalid tag '{tag}': use {Names.TagRule}.");
         var devices = await store.ListDevicesAsync(new DeviceFilter(tag, version, hardwareId, group), ct);
-        return TypedResults.Ok<IReadOnlyList<DeviceDto>>([.. devices.Select(DeviceDto.From)]);
+        return TypedResults.Ok<IReadOnlyList<DeviceDto>>([.. devices.Select(d => DeviceDto.From(d))]);
     }
 
-    private static async Task<Results<Ok<DeviceDto>, ProblemHttpResult>> GetAsync(string name, IFleetStore store, CancellationToken ct)
+    private static async Task<Results<Ok<DeviceDto>, ProblemHttpResult>> GetAsync(string name, IFleetStore store, UpdatePolicy policy, CancellationToken ct)
     {
         var device = await store.GetDeviceAsync(name, ct);
-        return device is null ? Problems.NotFound($"No device named '{name}'.") : TypedResults.Ok(DeviceDto.From(device));
+        return device is null ? Problems.NotFound($"No device named '{name}'.") : TypedResults.Ok(DeviceDto.From(device, await policy.GetRollbackAsync(name, ct)));
     }
+
+    private static async Task<Results<Ok<DeviceDto>, ProblemHttpResult>> RollbackAsync(
+        string name, HttpRequest http, IFleetStore store, TargetCatalog catalog, UpdatePolicy policy, CancellationToken ct)
+    {
+        var (req, problem) = await JsonBody.ReadAsync<RollbackRequest>(http, ct);
+        if (problem is not null)
+            return problem;
+        if (req!.Version is not { } version)
+            return Problems.BadRequest("'version' is required: the lower target version the device goes back to.");
+        if (req.Reason is { Length: > 500 })
+            return Problems.BadRequest("'reason' may be at most 500 characters.");
+        if (await store.GetDeviceAsync(name, ct) is not { } device)
+            return Problems.NotFound($"No device named '{name}'.");
+        var (target, notFound) = await TargetsEndpoints.ResolveAsync(catalog, version, null, device.HardwareId, ct);
+        if (notFound is not null)
+            return notFound;
+        if (device.CurrentVersion is { } running && version >= running)
+            return Problems.Conflict($"Device '{name}' runs version {running}; a rollback goes to a lower version. To move it up, use a wave (otactl waves).");
+        if (await policy.OrderRollbackAsync(name, target!, req.Reason, ct) is not { } rollback)
+            return Problems.NotFound($"No device named '{name}'.");
+        return TypedResults.Ok(DeviceDto.From(device, rollback));
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> WithdrawRollbackAsync(string name, UpdatePolicy policy, CancellationToken ct) =>
+        await policy.ClearRollbackAsync(name, ct) ? TypedResults.NoContent() : Problems.NotFound($"Device '{name}' has no rollback order.");
 
     private static async Task<Results<Ok<DeviceDto>, ProblemHttpResult>> PatchAsync(string name, HttpRequest http, IFleetStore store, CancellationToken ct)
     {
@@ -133,10 +167,11 @@ internal static class DevicesEndpoints
     }
 
     private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(
-        string name, IFleetStore store, DeviceTokenResolver tokens, CheckinService checkins, CancellationToken ct)
+        string name, IFleetStore store, DeviceTokenResolver tokens, CheckinService checkins, UpdatePolicy policy, CancellationToken ct)
     {
         if (!await store.DeleteDeviceAsync(name, ct))
             return Problems.NotFound($"No device named '{name}'.");
+        policy.Forget(name);
         tokens.Forget(name);
         checkins.Forget(name);
         return TypedResults.NoContent();

@@ -11,6 +11,7 @@ public static class DevicesFeature
         services.AddSingleton<DeviceTokenResolver>();
         services.AddSingleton<ITokenResolver>(sp => sp.GetRequiredService<DeviceTokenResolver>());
         services.AddSingleton<CheckinService>();
+        services.AddSingleton<UpdatePolicy>();
         services.AddSingleton<LastSeenWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<LastSeenWriter>());
         services.AddDeviceRateLimits();

@@ -38,7 +38,7 @@ public static class ServingFeature
             .WithDisplayName("Repository file")
             .WithTags("Serving");
         if (app.ServiceProvider.GetRequiredService<IOptions<OtaServerOptions>>().Value.RequireTokenForRepositories)
-            endpoint.RequireAuthorization(Scopes.Read);
+            endpoint.RequireAuthorization(Scopes.RepositoryFiles);
         return app;
     }
 }

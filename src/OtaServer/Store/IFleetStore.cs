@@ -37,6 +37,15 @@ public sealed record Device(
 /// <summary>What a check-in reports; written to the device row.</summary>
 public sealed record DeviceState(string? HardwareId, string? Tag, string? CurrentCommit, long? CurrentVersion, DateTimeOffset LastSeen);
 
+/// <summary>
+/// An operator's explicit order to move a device to a lower version (the only way a device is offered one).
+/// Pending until the device runs <see cref="Commit"/>; then <see cref="DoneAt"/> is set and the usual rules apply again.
+/// </summary>
+public sealed record DeviceRollback(string Device, long TargetId, long Version, string Commit, string? Reason, DateTimeOffset RequestedAt, DateTimeOffset? DoneAt)
+{
+    public bool IsPending => DoneAt is null;
+}
+
 public sealed record DeviceFilter(string? Tag = null, long? Version = null, string? HardwareId = null, string? Group = null);
 
 public sealed record VersionCount(long? Version, string? HardwareId, int Devices);
@@ -82,6 +91,18 @@ public interface IFleetStore
 
     /// <summary>Puts a device in a group (null: in none). False when there is no such device.</summary>
     Task<bool> SetDeviceGroupAsync(string name, string? group, CancellationToken cancellationToken);
+
+    /// <summary>Sets (replaces) the device's rollback order; false when the device does not exist.</summary>
+    Task<bool> SetRollbackAsync(DeviceRollback rollback, CancellationToken cancellationToken);
+
+    /// <summary>Removes the device's rollback order; false when it had none.</summary>
+    Task<bool> ClearRollbackAsync(string device, CancellationToken cancellationToken);
+
+    /// <summary>Marks the pending rollback of the device done (the device runs it).</summary>
+    Task MarkRollbackDoneAsync(string device, DateTimeOffset at, CancellationToken cancellationToken);
+
+    /// <summary>Every device's rollback order, pending or done.</summary>
+    Task<IReadOnlyList<DeviceRollback>> ListRollbacksAsync(CancellationToken cancellationToken);
 
     Task AddRegistrationTokenAsync(byte[] tokenHash, RegistrationToken token, CancellationToken cancellationToken);
 

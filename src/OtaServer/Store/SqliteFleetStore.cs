@@ -218,6 +218,43 @@ internal sealed class SqliteFleetStore(SqliteDatabase db) : IFleetStore
         return Task.FromResult(cmd.With("$group", group).With("$name", name).ExecuteNonQuery() > 0);
     }
 
+    public Task<bool> SetRollbackAsync(DeviceRollback rollback, CancellationToken cancellationToken)
+    {
+        using var lease = db.Rent();
+        using var cmd = lease.Command("INSERT INTO device_rollbacks(device, target_id, version, commit_hex, reason, requested_at, done_at) " +
+            "SELECT $device, $target, $version, $commit, $reason, $at, NULL WHERE EXISTS (SELECT 1 FROM devices WHERE name = $device) " +
+            "ON CONFLICT(device) DO UPDATE SET target_id = excluded.target_id, version = excluded.version, commit_hex = excluded.commit_hex, " +
+            "reason = excluded.reason, requested_at = excluded.requested_at, done_at = NULL");
+        return Task.FromResult(cmd.With("$device", rollback.Device).With("$target", rollback.TargetId).With("$version", rollback.Version)
+            .With("$commit", rollback.Commit).With("$reason", rollback.Reason).With("$at", rollback.RequestedAt.ToDb()).ExecuteNonQuery() > 0);
+    }
+
+    public Task<bool> ClearRollbackAsync(string device, CancellationToken cancellationToken)
+    {
+        using var lease = db.Rent();
+        using var cmd = lease.Command("DELETE FROM device_rollbacks WHERE device = $device");
+        return Task.FromResult(cmd.With("$device", device).ExecuteNonQuery() > 0);
+    }
+
+    public Task MarkRollbackDoneAsync(string device, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        using var lease = db.Rent();
+        using var cmd = lease.Command("UPDATE device_rollbacks SET done_at = $at WHERE device = $device AND done_at IS NULL");
+        cmd.With("$at", at.ToDb()).With("$device", device).ExecuteNonQuery();
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyList<DeviceRollback>> ListRollbacksAsync(CancellationToken cancellationToken)
+    {
+        using var lease = db.Rent();
+        using var cmd = lease.Command("SELECT device, target_id, version, commit_hex, reason, requested_at, done_at FROM device_rollbacks ORDER BY device");
+        using var r = cmd.ExecuteReader();
+        var list = new List<DeviceRollback>();
+        while (r.Read())
+            list.Add(new DeviceRollback(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetString(3), r.GetStringOrNull(4), r.GetTime(5), r.GetTimeOrNull(6)));
+        return Task.FromResult<IReadOnlyList<DeviceRollback>>(list);
+    }
+
     public Task AddRegistrationTokenAsync(byte[] tokenHash, RegistrationToken token, CancellationToken cancellationToken)
     {
         using var lease = db.Rent();

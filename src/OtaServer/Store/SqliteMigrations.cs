@@ -93,6 +93,16 @@ internal static class SqliteMigrations
             result_at INTEGER,
             PRIMARY KEY(wave, device));
         """,
+        """
+        CREATE TABLE device_rollbacks(
+            device TEXT PRIMARY KEY REFERENCES devices(name) ON DELETE CASCADE,
+            target_id INTEGER NOT NULL,
+            version INTEGER NOT NULL,
+            commit_hex TEXT NOT NULL,
+            reason TEXT,
+            requested_at INTEGER NOT NULL,
+            done_at INTEGER);
+        """,
     ];
 
     public static int LatestVersion => Scripts.Length;

@@ -79,6 +79,10 @@ internal sealed class TargetSnapshot
         return best;
     }
 
+    /// <summary>The highest-version target whose commit is <paramref name="commit"/> (for this hardware), or null.</summary>
+    public Target? ForCommit(string commit, string? hardwareId) =>
+        _byCommit.TryGetValue(commit, out var list) ? list.Where(t => t.MatchesHardware(hardwareId)).MaxBy(t => t.Version) : null;
+
     public IEnumerable<Target> WithVersion(long version, string? repository = null, string? hardwareId = null) =>
         All.Where(t => t.Version == version && (repository is null || t.Repository == repository) && t.MatchesHardware(hardwareId));
 }

@@ -3,6 +3,7 @@ using OtaServer.Auth;
 using OtaServer.Jobs;
 using OtaServer.Repositories;
 using OtaServer.Store;
+using OtaServer.Waves;
 
 namespace OtaServer.Targets;
 
@@ -12,7 +13,8 @@ public sealed record CreateTargetRequest(
     string? Commit = null,
     string? Repository = null,
     IReadOnlyList<string>? Tags = null,
-    IReadOnlyList<string>? HardwareIds = null);
+    IReadOnlyList<string>? HardwareIds = null,
+    bool Force = false);
 
 public sealed record TargetDto(
     long Version,
@@ -32,7 +34,8 @@ public sealed record TagTargetsRequest(
     bool Append = false,
     bool DryRun = false,
     string? Repository = null,
-    string? HardwareId = null);
+    string? HardwareId = null,
+    bool Force = false);
 
 public sealed record TagChange(long Version, string Repository, IReadOnlyList<string> HardwareIds, IReadOnlyList<string> Before, IReadOnlyList<string> After);
 
@@ -75,7 +78,7 @@ internal static class TargetsEndpoints
     }
 
     private static async Task<Results<Created<TargetDto>, ProblemHttpResult>> CreateAsync(
-        HttpRequest http, IServiceProvider services, RepositoryRegistry registry, IFleetStore store, TargetCatalog catalog, TimeProvider time, CancellationToken ct)
+        HttpRequest http, IServiceProvider services, RepositoryRegistry registry, IFleetStore store, TargetCatalog catalog, WaveTagGuard waves, TimeProvider time, CancellationToken ct)
     {
         var (req, problem) = await JsonBody.ReadAsync<CreateTargetRequest>(http, ct);
         if (problem is not null)
@@ -104,6 +107,8 @@ internal static class TargetsEndpoints
         var missing = content.FindMissingObjects(repo, commit);
         if (missing.Count > 0)
             return Problems.Conflict($"Commit {commit} is incomplete in repository '{repo}': {missing.Count} object(s) missing (first: {missing[0]}). Finish the push, then create the target.");
+        if (await waves.CheckAsync(tags, req.Force, "\"force\": true; otactl push --force-tags", ct) is { } owned)
+            return owned;
         try
         {
             var target = await store.AddTargetAsync(new NewTarget(repo, version, req.Ref!, commit, hardware, tags, time.GetUtcNow()), ct);
@@ -164,7 +169,7 @@ internal static class TargetsEndpoints
     }
 
     private static async Task<Results<Ok<TagTargetsResponse>, ProblemHttpResult>> TagAsync(
-        HttpRequest http, IFleetStore store, TargetCatalog catalog, CancellationToken ct)
+        HttpRequest http, IFleetStore store, TargetCatalog catalog, WaveTagGuard waves, CancellationToken ct)
     {
         var (req, problem) = await JsonBody.ReadAsync<TagTargetsRequest>(http, ct);
         if (problem is not null)
@@ -197,6 +202,10 @@ internal static class TargetsEndpoints
         }
         if (unknown.Count > 0)
             return Problems.NotFound($"No target with version {string.Join(", ", unknown)}; nothing was tagged. List targets with GET /api/v1/targets.");
+        // A tag added to or removed from a target moves it; tags a target keeps do not.
+        var moved = changes.SelectMany(c => c.Before.Except(c.After, StringComparer.Ordinal).Concat(c.After.Except(c.Before, StringComparer.Ordinal)));
+        if (await waves.CheckAsync(moved, req.Force, "\"force\": true; otactl targets tag --force", ct) is { } owned)
+            return owned;
         if (!req.DryRun)
         {
             await store.SetTargetTagsAsync(updates, ct);
@@ -221,12 +230,26 @@ internal static class TargetsEndpoints
             return Problems.BadRequest($"'from' version {notLower[0]} is not lower than the target version {to}.");
         if (req.ByTag is null && from.Count == 0)
             return Problems.BadRequest("Say which versions to start from: 'byTag' (versions the devices following the tag run) and/or 'from' (explicit versions).");
-        var (target, notFound) = await ResolveAsync(catalog, to, null, req.HardwareId, ct);
-        if (notFound is not null)
-            return notFound;
-        var plan = await planner.PlanAsync(target!, req.ByTag, from, req.HardwareId, ct);
-        var response = new StaticDeltasResponse(to, target!.Repository, req.DryRun, plan.Deltas, plan.Orphans, plan.DevicesOnUnknownVersions, null);
-        var missing = plan.Deltas.Where(d => !d.Exists).ToList();
+        // Every target of the version (one per hardware id) unless 'hardwareId' narrows it: one run serves devices of all of them.
+        var versionTargets = (await catalog.GetAsync(ct)).WithVersion(to, null, req.HardwareId).ToList();
+        if (versionTargets.Count == 0)
+            return Problems.NotFound($"No target with version {to}" + (req.HardwareId is null ? "" : $" for hardware id '{req.HardwareId}'") +
+                ". List targets with GET /api/v1/targets (otactl targets list).");
+        if (versionTargets.Select(t => t.Repository).Distinct(StringComparer.Ordinal).Count() > 1)
+            return Problems.Conflict($"Version {to} has targets in several repositories: add 'hardwareId' to choose one.");
+        var target = versionTargets[0];
+        var planned = new List<PlannedDelta>();
+        var orphans = new List<OrphanVersion>();
+        var unknownDevices = 0;
+        foreach (var t in versionTargets)
+        {
+            var plan = await planner.PlanAsync(t, req.ByTag, from, req.HardwareId, ct);
+            planned.AddRange(plan.Deltas.Where(d => !planned.Any(p => p.FromCommit == d.FromCommit && p.ToCommit == d.ToCommit)));
+            orphans.AddRange(plan.Orphans.Where(o => !orphans.Any(x => x.Version == o.Version)));
+            unknownDevices = Math.Max(unknownDevices, plan.DevicesOnUnknownVersions);
+        }
+        var response = new StaticDeltasResponse(to, target.Repository, req.DryRun, planned, orphans, unknownDevices, null);
+        var missing = planned.Where(d => !d.Exists).ToList();
         if (req.DryRun || missing.Count == 0)
             return TypedResults.Ok(response);
         if (deltas.Service is null)

@@ -18,15 +18,17 @@ internal sealed partial class WaveCheckin(WaveCatalog waves, IWaveStore store, I
         if (view is null || !view.Scheduled.Contains(device))
             return tagTarget;
         var wave = view.Wave;
-        var waveTarget = targets.ById(wave.TargetId);
-        if (waveTarget is null || !waveTarget.MatchesHardware(request.HardwareId))
+        var ofWave = WavesEndpoints.TargetsOf(wave, targets);
+        var waveTarget = ofWave.FirstOrDefault(t => t.HardwareIds.Contains(request.HardwareId!, StringComparer.Ordinal))
+            ?? ofWave.FirstOrDefault(t => t.MatchesHardware(request.HardwareId));
+        if (waveTarget is null)
             return tagTarget;
 
         var now = time.GetUtcNow();
         if (view.Seen.TryAdd(device, true))
             await fleet.TouchDevicesAsync([new(device, now)], cancellationToken);
 
-        var onWave = string.Equals(request.CurrentCommit, wave.Commit, StringComparison.Ordinal);
+        var onWave = string.Equals(request.CurrentCommit, waveTarget.Commit, StringComparison.Ordinal);
         string? result = null, detail = null;
         if (request.LastUpdate is { Version: { } v, Result: { } r } report && v == wave.Version)
             (result, detail) = (r, report.Detail);

@@ -40,7 +40,10 @@ public sealed record RolloutResponse(string Wave, bool DryRun, int Step, IReadOn
 
 public sealed record WaveTotals(int InScope, int Scheduled, int Updated, int Failed, int NotYetSeen);
 
-public sealed record WaveStatusResponse(WaveDto Wave, WaveTotals Totals, IReadOnlyDictionary<string, WaveTotals> Groups);
+/// <summary>A device in the wave's scope with an operator's rollback order (pending or done).</summary>
+public sealed record WaveRollback(string Device, long Version, string State, DateTimeOffset RequestedAt);
+
+public sealed record WaveStatusResponse(WaveDto Wave, WaveTotals Totals, IReadOnlyDictionary<string, WaveTotals> Groups, IReadOnlyList<WaveRollback> Rollbacks);
 
 /// <summary>Waves: staged rollouts of a target to the devices of a tag, gated on deltas and on device health.</summary>
 internal static class WavesEndpoints
@@ -85,26 +88,40 @@ internal static class WavesEndpoints
         var minSample = req.MinSample ?? 5;
         if (minSample < 1)
             return Problems.BadRequest("'minSample' must be 1 or more.");
-        var (target, notFound) = await TargetsEndpoints.ResolveAsync(targets, version, null, req.HardwareId, ct);
-        if (notFound is not null)
-            return notFound;
+        // One wave covers every target of the version (one per hardware id) unless 'hardwareId' narrows it.
+        var snapshotTargets = await targets.GetAsync(ct);
+        var versionTargets = snapshotTargets.WithVersion(version, null, req.HardwareId).ToList();
+        if (versionTargets.Count == 0)
+            return Problems.NotFound($"No target with version {version}" + (req.HardwareId is null ? "" : $" for hardware id '{req.HardwareId}'") +
+                ". List targets with GET /api/v1/targets (otactl targets list).");
+        if (versionTargets.Select(t => t.Repository).Distinct(StringComparer.Ordinal).Count() > 1)
+            return Problems.Conflict($"Version {version} has targets in several repositories ({string.Join(", ", versionTargets.Select(t => t.Repository).Distinct())}): add 'hardwareId' to choose one.");
+        var target = versionTargets[0];
         var existing = (await waves.GetAsync(ct)).All;
         if (existing.Any(w => w.Name == req.Name))
             return Problems.Conflict($"A wave named '{req.Name}' exists already.");
         if (existing.FirstOrDefault(w => w.Tag == req.Tag && !w.IsFinal) is { } open)
             return Problems.Conflict($"Wave '{open.Name}' (version {open.Version}) is still open on tag '{req.Tag}': complete or cancel it first.");
-        var current = (await targets.GetAsync(ct)).NewestFor(req.Tag!, req.HardwareId);
-        if (current is not null && target!.Version <= current.Version)
-            return Problems.Conflict($"Version {version} is not newer than version {current.Version}, which tag '{req.Tag}' serves now.");
-        var plan = await planner.PlanAsync(target!, req.Tag, [], req.HardwareId, ct);
-        var missing = plan.Deltas.Where(d => !d.Exists).ToList();
+        var missing = new List<PlannedDelta>();
+        foreach (var t in versionTargets)
+        {
+            foreach (var hw in t.HardwareIds.Count == 0 || req.HardwareId is not null ? [req.HardwareId] : t.HardwareIds.Select(h => (string?)h))
+            {
+                var current = snapshotTargets.NewestFor(req.Tag!, hw);
+                if (current is not null && t.Version <= current.Version)
+                    return Problems.Conflict($"Version {version} is not newer than version {current.Version}, which tag '{req.Tag}' serves now" +
+                        (hw is null ? "." : $" for hardware id '{hw}'."));
+            }
+            var plan = await planner.PlanAsync(t, req.Tag, [], req.HardwareId, ct);
+            missing.AddRange(plan.Deltas.Where(d => !d.Exists && !missing.Any(m => m.FromCommit == d.FromCommit && m.ToCommit == d.ToCommit)));
+        }
         if (missing.Count > 0 && !req.Force)
             return TypedResults.Problem(
                 $"Static deltas are missing for devices on tag '{req.Tag}': {string.Join(", ", missing.Select(d => $"{d.From} -> {d.To} ({d.Devices} devices)"))}. " +
                 $"Generate them (otactl targets static-deltas --by-tag {req.Tag} {version}) or pass \"force\": true.",
                 statusCode: StatusCodes.Status409Conflict, title: "Static deltas missing",
                 extensions: new Dictionary<string, object?> { ["missing"] = missing });
-        var wave = new Wave(req.Name!, target!.Id, target.Repository, target.Version, target.Commit, req.Tag!, req.HardwareId, WaveStatus.Active, null,
+        var wave = new Wave(req.Name!, target.Id, target.Repository, target.Version, target.Commit, req.Tag!, req.HardwareId, WaveStatus.Active, null,
             ratio, minSample, req.PauseAfterEachStep, 0, time.GetUtcNow(), null);
         if (!await store.AddWaveAsync(wave, ct))
             return Problems.Conflict($"A wave named '{req.Name}' exists already.");
@@ -118,17 +135,28 @@ internal static class WavesEndpoints
     /// <summary>Devices following the wave's tag that fit its target's hardware.</summary>
     private static async Task<IReadOnlyList<Device>> ScopeAsync(Wave wave, IFleetStore fleet, TargetCatalog targets, CancellationToken ct)
     {
-        var target = (await targets.GetAsync(ct)).ById(wave.TargetId);
+        var ofWave = TargetsOf(wave, await targets.GetAsync(ct));
         var devices = await fleet.ListDevicesAsync(new DeviceFilter(Tag: wave.Tag, HardwareId: wave.HardwareId), ct);
-        return [.. devices.Where(d => target is null || d.HardwareId is null || target.MatchesHardware(d.HardwareId))];
+        return [.. devices.Where(d => ofWave.Count == 0 || d.HardwareId is null || ofWave.Any(t => t.MatchesHardware(d.HardwareId)))];
     }
 
+    /// <summary>The targets a wave rolls out: every target of its version (one per hardware id), or the one it was narrowed to.</summary>
+    internal static IReadOnlyList<Target> TargetsOf(Wave wave, TargetSnapshot snapshot) =>
+        wave.HardwareId is null
+            ? [.. snapshot.WithVersion(wave.Version, wave.Repository)]
+            : snapshot.ById(wave.TargetId) is { } t ? [t] : [];
+
     private static async Task<Results<Ok<WaveStatusResponse>, ProblemHttpResult>> StatusAsync(
-        string name, WaveCatalog waves, IWaveStore store, IFleetStore fleet, TargetCatalog targets, CancellationToken ct)
+        string name, WaveCatalog waves, IWaveStore store, IFleetStore fleet, TargetCatalog targets, Devices.UpdatePolicy policy, CancellationToken ct)
     {
         if ((await waves.GetAsync(ct)).Find(name) is not { } wave)
             return UnknownWave(name);
         var scope = await ScopeAsync(wave, fleet, targets, ct);
+        var rollbacks = new List<WaveRollback>();
+        foreach (var d in scope)
+            if (await policy.GetRollbackAsync(d.Name, ct) is { } r)
+                rollbacks.Add(new WaveRollback(d.Name, r.Version, r.IsPending ? "pending" : "done", r.RequestedAt));
+        var commits = TargetsOf(wave, await targets.GetAsync(ct)).Select(t => t.Commit).Append(wave.Commit).ToHashSet(StringComparer.Ordinal);
         var scheduled = (await store.ListWaveDevicesAsync(name, ct)).ToDictionary(d => d.Device, StringComparer.Ordinal);
         var all = new Counter();
         var groups = new SortedDictionary<string, Counter>(StringComparer.Ordinal);
@@ -141,7 +169,7 @@ internal static class WavesEndpoints
                 if (!scheduled.TryGetValue(d.Name, out var wd))
                     continue;
                 counter.Scheduled++;
-                if (d.CurrentCommit == wave.Commit || wd.Result == "ok")
+                if ((d.CurrentCommit is { } cc && commits.Contains(cc)) || wd.Result == "ok")
                     counter.Updated++;
                 else if (wd.Result == "failed")
                     counter.Failed++;
@@ -149,7 +177,7 @@ internal static class WavesEndpoints
                     counter.NotYetSeen++;
             }
         }
-        return TypedResults.Ok(new WaveStatusResponse(WaveDto.From(wave), all.ToTotals(), groups.ToDictionary(kv => kv.Key, kv => kv.Value.ToTotals())));
+        return TypedResults.Ok(new WaveStatusResponse(WaveDto.From(wave), all.ToTotals(), groups.ToDictionary(kv => kv.Key, kv => kv.Value.ToTotals()), rollbacks));
     }
 
     private sealed class Counter
@@ -228,11 +256,11 @@ internal static class WavesEndpoints
             return UnknownWave(name);
         if (wave.IsFinal)
             return Problems.Conflict($"Wave '{name}' is already {wave.Status}.");
-        var target = (await targets.GetAsync(ct)).ById(wave.TargetId);
-        if (target is null)
+        var ofWave = TargetsOf(wave, await targets.GetAsync(ct));
+        if (ofWave.Count == 0)
             return Problems.Conflict($"The target of wave '{name}' (version {wave.Version}) was deleted; cancel the wave.");
-        IReadOnlyList<string> tags = [.. target.Tags.Append(wave.Tag).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
-        await fleet.SetTargetTagsAsync(new Dictionary<long, IReadOnlyList<string>> { [target.Id] = tags }, ct);
+        await fleet.SetTargetTagsAsync(ofWave.ToDictionary(t => t.Id,
+            t => (IReadOnlyList<string>)[.. t.Tags.Append(wave.Tag).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)]), ct);
         await targets.ReloadAsync(ct);
         await store.SetWaveStatusAsync(name, WaveStatus.Completed, $"Tag '{wave.Tag}' now serves version {wave.Version}.", time.GetUtcNow(), ct);
         var snapshot = await waves.ReloadAsync(ct);

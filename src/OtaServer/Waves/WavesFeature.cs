@@ -7,6 +7,7 @@ public static class WavesFeature
     {
         services.AddSingleton<WaveCatalog>();
         services.AddSingleton<WaveCheckin>();
+        services.AddSingleton<WaveTagGuard>();
         return services;
     }
 

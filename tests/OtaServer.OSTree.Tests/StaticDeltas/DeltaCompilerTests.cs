@@ -143,6 +143,29 @@ public sealed class DeltaCompilerTests : IDisposable
         CheckoutAndCompare(client, v2, treeV2);
     }
 
+    /// <summary>Issue 10, acceptance 3: our sizes are the ones the real client's <c>static-delta show</c> prints.</summary>
+    [Fact]
+    public async Task RequiredAndDownloadBytes_EqualTheTotalsOstreeStaticDeltaShowPrints_FallbacksIncluded()
+    {
+        var (repo, v1, v2, _, _) = BuildRepo();
+        var result = await GenerateIntoRepoAsync(repo, v1, v2, SmallOptions);
+        Assert.True(result.FallbackCount >= 1, $"fallback count {result.FallbackCount}");
+
+        var show = OstreeCli.Run($"--repo={repo}", "static-delta", "show", $"{v1}-{v2}");
+        long Printed(string label)
+        {
+            var line = show.Split('\n').Single(l => l.StartsWith(label + ": ", StringComparison.Ordinal));
+            return long.Parse(line[(label.Length + 2)..].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        Assert.Equal(Printed("Total Uncompressed Size"), result.RequiredBytes);
+        Assert.Equal(Printed("Total Size"), result.DownloadBytes);
+        Assert.Equal(Printed("Total Fallback Uncompressed Size"), result.FallbackUncompressedBytes);
+        Assert.True(result.RequiredBytes > result.UncompressedBytes, "the fallbacks count in the bytes to write");
+        var sizes = DeltaSizes.FromSuperblock(File.ReadAllBytes(Path.Combine(repo, result.RelativePath, "superblock")));
+        Assert.Equal(result.RequiredBytes, sizes.TotalUncompressedSize);
+        Assert.Equal(result.DownloadBytes, sizes.TotalSize);
+    }
+
     [Fact]
     public async Task DeltaWithFallbacksIsPulledOverHttpWithRequiredStaticDeltas()
     {

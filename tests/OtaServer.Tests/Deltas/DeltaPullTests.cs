@@ -139,6 +139,49 @@ public sealed class DeltaPullTests : IDisposable
         Assert.True(loose.Count(p => !p.EndsWith(".filez")) <= 3, string.Join("\n", loose));
     }
 
+    /// <summary>
+    /// Issue 10, acceptance 3 through the server: stats.json, the deltas API and the check-in answer carry
+    /// requiredBytes = "Total Uncompressed Size" and downloadBytes = "Total Size" of <c>ostree static-delta show</c>.
+    /// </summary>
+    [Fact]
+    public async Task DeltaSizes_InStatsApiAndCheckin_AreTheTotalsOstreeStaticDeltaShowPrints()
+    {
+        var server = _factory.StartKestrel();
+        var (v1, v2, _) = await PushTwoVersionsAsync(server);
+        var admin = _factory.CreateClient(OtaServerFactory.AdminToken);
+        Assert.Equal("Succeeded", (await GenerateAsync(admin, v1, v2)).GetProperty("status").GetString());
+
+        var show = OstreeCli.Run($"--repo={_factory.RepoRoot()}", "static-delta", "show", $"{v1}-{v2}");
+        long Printed(string label)
+        {
+            var line = show.Split('\n').Single(l => l.StartsWith(label + ": ", StringComparison.Ordinal));
+            return long.Parse(line[(label.Length + 2)..].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        long required = Printed("Total Uncompressed Size"), download = Printed("Total Size");
+        Assert.True(required > Printed("Total Part Uncompressed Size"), show);
+
+        var stats = await admin.GetFromJsonAsync<JsonElement>($"/api/v1/repos/main/deltas/{v1}-{v2}");
+        Assert.Equal(required, stats.GetProperty("requiredBytes").GetInt64());
+        Assert.Equal(download, stats.GetProperty("downloadBytes").GetInt64());
+        var listed = (await admin.GetFromJsonAsync<JsonElement>("/api/v1/repos/main/deltas")).EnumerateArray().Single();
+        Assert.Equal(required, listed.GetProperty("requiredBytes").GetInt64());
+        var served = await _factory.CreateClient().GetFromJsonAsync<JsonElement>($"/repos/main/deltas/{DeltaDir(v1, v2)}/stats.json");
+        Assert.Equal(required, served.GetProperty("requiredBytes").GetInt64());
+        Assert.Equal(download, served.GetProperty("downloadBytes").GetInt64());
+
+        await admin.PostAsJsonAsync("/api/v1/targets", new { version = 1, @ref = "main", commit = v1, hardwareIds = new[] { "hw1" } });
+        await admin.PostAsJsonAsync("/api/v1/targets", new { version = 2, @ref = "main", commit = v2, tags = new[] { "stable" }, hardwareIds = new[] { "hw1" } });
+        var created = await (await admin.PostAsJsonAsync("/api/v1/devices", new { name = "d1", hardwareId = "hw1", tag = "stable" })).Content.ReadFromJsonAsync<JsonElement>();
+        var device = _factory.CreateClient(created.GetProperty("token").GetString());
+        var answer = await (await device.PostAsJsonAsync("/api/v1/devices/checkin", new { hardwareId = "hw1", tag = "stable", currentCommit = v1 }))
+            .Content.ReadFromJsonAsync<JsonElement>();
+        var delta = answer.GetProperty("delta");
+        Assert.True(delta.GetProperty("available").GetBoolean(), answer.ToString());
+        Assert.Equal(required, delta.GetProperty("requiredBytes").GetInt64());
+        Assert.Equal(download, delta.GetProperty("downloadBytes").GetInt64());
+        Assert.Equal(download, delta.GetProperty("size").GetInt64());
+    }
+
     [Fact]
     public async Task EmptyClient_PullsThroughScratchDelta_AndRequireStaticDeltasWorks()
     {

@@ -56,12 +56,15 @@ public sealed class CheckinTests
         var admin = f.Admin();
         await admin.CreateTargetAsync(1, content.AddCommit(1), tags: ["t"]);
         await admin.CreateTargetAsync(2, content.AddCommit(2), tags: ["t"]);
-        deltas.Deltas[(FleetKit.Commit(1), FleetKit.Commit(2))] = new("main", FleetKit.Commit(1), FleetKit.Commit(2), 2, 700, 900, 1, 50, 30, 1, "fake", DateTimeOffset.UtcNow);
+        deltas.Deltas[(FleetKit.Commit(1), FleetKit.Commit(2))] = new("main", FleetKit.Commit(1), FleetKit.Commit(2), 2, 700, 900, 1, 50, 30, 1, "fake", DateTimeOffset.UtcNow, 120);
         var token = await admin.CreateDeviceAsync("d");
         var res = await f.CheckInAsync(token, "hw1", "t", FleetKit.Commit(1));
         var delta = res.GetProperty("delta");
         Assert.True(delta.GetProperty("available").GetBoolean());
-        Assert.Equal(780, delta.GetProperty("size").GetInt64());
+        // Parts + fallbacks, as `ostree static-delta show` totals them (the superblock is not counted).
+        Assert.Equal(750, delta.GetProperty("downloadBytes").GetInt64());
+        Assert.Equal(750, delta.GetProperty("size").GetInt64());
+        Assert.Equal(1020, delta.GetProperty("requiredBytes").GetInt64());
     }
 
     [Fact]
