@@ -10,7 +10,7 @@ public static class SigningFeature
 
     public static IServiceCollection AddSigning(this IServiceCollection services)
     {
-        services.AddOptions<SigningOptions>().BindConfiguration(SigningOptions.SectionName);
+        services.AddOptions<SigningOptions>().BindConfiguration(SigningOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<SummarySigner>();
         return services;
     }

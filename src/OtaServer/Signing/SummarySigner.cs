@@ -33,10 +33,14 @@ public sealed class SummarySigner
     /// <summary>Uppercase hex fingerprints of the signing keys, in configuration order.</summary>
     public IReadOnlyList<string> Fingerprints => _keys.Select(k => Convert.ToHexString(k.Key.PublicKey.GetFingerprint())).ToList();
 
-    /// <summary>The serialized <c>a{sv}</c> holding one signature per key over <paramref name="data"/>.</summary>
-    public byte[] SignDetached(ReadOnlySpan<byte> data)
+    /// <summary>
+    /// The serialized <c>a{sv}</c> holding one signature per key over each of <paramref name="documents"/>.
+    /// (The 2022.7 client rejects a file if any signature in it is BAD, so sign only the file it goes with.)
+    /// </summary>
+    public byte[] SignDetached(params ReadOnlyMemory<byte>[] documents)
     {
         var sigs = new List<ReadOnlyMemory<byte>>();
+        foreach (var data in documents)
         foreach (var (key, priv) in _keys)
         {
             var gen = new PgpSignatureGenerator(key.PublicKey.Algorithm, HashAlgorithmTag.Sha256);
@@ -46,7 +50,7 @@ public sealed class SummarySigner
             sub.SetIssuerFingerprint(false, key);
             sub.SetIssuerKeyID(false, key.KeyId);
             gen.SetHashedSubpackets(sub.Generate());
-            gen.Update(data);
+            gen.Update(data.Span);
             using var ms = new MemoryStream();
             using (var bcpg = new BcpgOutputStream(ms))
                 gen.Generate().Encode(bcpg);
