@@ -12,7 +12,7 @@ namespace OtaServer.Repositories;
 /// A delta whose folder holds a <see cref="DeletedMarker"/> file is no longer listed (its files stay
 /// served until the grace period ends).
 /// </summary>
-public sealed partial class RepositoryMetadata(TimeProvider time, ILogger<RepositoryMetadata> logger, SummarySigner signer)
+public sealed partial class RepositoryMetadata(TimeProvider time, ILogger<RepositoryMetadata> logger, SummarySigner signer, SummaryPairs pairs)
 {
     /// <summary>Marker file inside a delta folder: the delta is unpublished and awaits removal.</summary>
     public const string DeletedMarker = ".deleted";
@@ -82,6 +82,8 @@ public sealed partial class RepositoryMetadata(TimeProvider time, ILogger<Reposi
             // Signed with the configured keys (BouncyCastle); both files are replaced by rename, the signature
             // right after the summary it covers.
             var sig = signer.SignDetached(summary);
+            // Served as one generation (see SummaryPairs); the files are for restarts and other servers.
+            pairs.Published(repoRoot, summary, sig);
             WriteReplacing(repoRoot, "summary", summary);
             WriteReplacing(repoRoot, "summary.sig", sig);
         }

@@ -12,6 +12,7 @@ public static class SigningFeature
     {
         services.AddOptions<SigningOptions>().BindConfiguration(SigningOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<SummarySigner>();
+        services.AddSingleton<SummaryPairs>();
         return services;
     }
 

@@ -55,7 +55,8 @@ public sealed class SignedUpdatesTests : IDisposable
         var settings = new Dictionary<string, string?>();
         for (var i = 0; i < summaryKeys.Length; i++)
             settings[$"OtaServer:Signing:Keys:{i}:SecretKeyFile"] = summaryKeys[i].SecretFile;
-        _factory = new OtaServerFactory(settings);
+        _factory?.Dispose();
+        _factory = new OtaServerFactory(settings, _tmp.Combine("data"));
         return _factory.StartKestrel();
     }
 
@@ -158,11 +159,17 @@ public sealed class SignedUpdatesTests : IDisposable
 
         // 1. A summary changed after signing (one byte of the last-modified stamp).
         var before = Snapshot();
+        // The running server serves the pair it published from memory, so tamper while it is down (as a
+        // mirror or a disk would) and start it again on the same data.
         var summaryPath = Path.Combine(_factory!.RepoRoot(), "summary");
         var original = File.ReadAllBytes(summaryPath);
         var tampered = (byte[])original.Clone();
         tampered[tampered.Length / 2] ^= 0x01;
+        _factory.Dispose();
+        _factory = null;
         File.WriteAllBytes(summaryPath, tampered);
+        server = Start(ci);
+        OstreeCli.Run("config", "--repo=" + client, "set", "remote \"ota\".url", new Uri(server, "repos/main").ToString());
         // The client keeps the summary it verified, keyed by summary.sig (unchanged here): drop that cache so it
         // fetches the tampered file; a new device has none.
         var cache = Path.Combine(client, "tmp", "cache");
@@ -230,5 +237,69 @@ public sealed class SignedUpdatesTests : IDisposable
         var refused = OstreeCli.TryRun("remote", "refs", "--repo=" + neither, "ota");
         Assert.NotEqual(0, refused.ExitCode);
         Assert.Contains("signature", refused.StdErr, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task TwentyConcurrentVerifyingPulls_WhileTheRefMovesTwentyTimes_SeeNoSignatureFailure()
+    {
+        var ci = NewKey("ci");
+        var server = Start(ci);
+        var local = _tmp.Combine("build");
+        var tree = _tmp.Combine("tree");
+        var commits = new List<string>();
+        for (var i = 0; i <= 20; i++)
+        {
+            TestTrees.Write(tree, i + 1);
+            commits.Add(CiCommit(local, tree, "v" + i, ci));
+        }
+        var push = _factory!.CreateClient(OtaServerFactory.PushToken);
+        var upload = await push.PostAsync("/api/v1/repos/main/objects", new ByteArrayContent(LocalRepos.Tar(local, LocalRepos.ObjectPaths(local))));
+        Assert.Equal(HttpStatusCode.OK, upload.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await push.PutAsJsonAsync("/api/v1/repos/main/refs/main", new { commit = commits[0], expected = (string?)null })).StatusCode);
+
+        // Both files are revalidated by caches (no-cache + ETag), never kept blindly.
+        using (var anon = new HttpClient { BaseAddress = server })
+        {
+            foreach (var file in new[] { "summary", "summary.sig" })
+            {
+                var r = await anon.GetAsync("/repos/main/" + file);
+                Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+                Assert.Equal("no-cache", r.Headers.CacheControl?.ToString());
+                Assert.NotNull(r.Headers.ETag);
+            }
+        }
+
+        var clients = new List<string>();
+        for (var i = 0; i < 20; i++)
+            clients.Add(await VerifyingClientAsync(server, "device" + i, ci.PublicFile));
+
+        var moving = true;
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var pulls = 0;
+        var pullers = clients.Select(client => Task.Factory.StartNew(() =>
+        {
+            while (true)
+            {
+                var done = !Volatile.Read(ref moving);
+                var r = OstreeCli.TryRun("pull", "--repo=" + client, "ota", "main");
+                Interlocked.Increment(ref pulls);
+                if (r.ExitCode != 0)
+                    failures.Enqueue(r.StdErr.Trim());
+                if (done)
+                    return OstreeCli.Run("rev-parse", "--repo=" + client, "ota:main").Trim();
+            }
+        }, TaskCreationOptions.LongRunning)).ToList();
+
+        for (var i = 1; i <= 20; i++)
+        {
+            var moved = await push.PutAsJsonAsync("/api/v1/repos/main/refs/main", new { commit = commits[i], expected = commits[i - 1] });
+            Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
+        }
+        Volatile.Write(ref moving, false);
+        var heads = await Task.WhenAll(pullers);
+
+        Assert.True(failures.IsEmpty, $"{failures.Count} of {pulls} pulls failed:\n" + string.Join("\n", failures.Distinct()));
+        Assert.True(pulls >= 40, $"only {pulls} pulls overlapped the 20 ref moves");
+        Assert.All(heads, h => Assert.Equal(commits[^1], h));
     }
 }
