@@ -9,6 +9,7 @@ command -v ostree >/dev/null 2>&1 || need+=(ostree)
 [ -e /usr/lib/x86_64-linux-gnu/liblzma.so.5 ] || [ -e /lib/x86_64-linux-gnu/liblzma.so.5 ] || ldconfig -p | grep -q liblzma.so.5 || need+=(liblzma5)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)          # the XZ tests cross-check with the xz CLI
 command -v python3 >/dev/null 2>&1 || need+=(python3)      # a plain static HTTP server for compiler pull tests
+command -v gpg >/dev/null 2>&1 || need+=(gnupg)          # an independent judge: signs commits and checks exported keys in the signing tests
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq

@@ -8,6 +8,7 @@ using OtaServer.Ingest;
 using OtaServer.Jobs;
 using OtaServer.Repositories;
 using OtaServer.Serving;
+using OtaServer.Signing;
 using OtaServer.Store;
 using OtaServer.Targets;
 using OtaServer.Waves;
@@ -26,6 +27,7 @@ builder.Services.AddOptions<OtaServerOptions>().BindConfiguration(OtaServerOptio
     .ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<RepositoryRegistry>();
+builder.Services.AddSigning();
 builder.Services.AddSingleton<RepositoryMetadata>();
 builder.Services.AddSingleton<IRepositoryContent, RepositoryContent>();
 builder.Services.AddHostedService<RepositoryReconciler>(); // first hosted service: before jobs and requests
@@ -53,6 +55,7 @@ app.UseOtaAuth();
 
 app.MapDiagnostics();
 app.MapServing();
+app.MapSigning();
 app.MapIngest();
 app.MapJobs();
 app.MapDeltas();

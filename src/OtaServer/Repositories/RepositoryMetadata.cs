@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using OtaServer.OSTree;
+using OtaServer.Signing;
 
 namespace OtaServer.Repositories;
 
@@ -11,7 +12,7 @@ namespace OtaServer.Repositories;
 /// A delta whose folder holds a <see cref="DeletedMarker"/> file is no longer listed (its files stay
 /// served until the grace period ends).
 /// </summary>
-public sealed partial class RepositoryMetadata(TimeProvider time, ILogger<RepositoryMetadata> logger)
+public sealed partial class RepositoryMetadata(TimeProvider time, ILogger<RepositoryMetadata> logger, SummarySigner signer, SummaryPairs pairs)
 {
     /// <summary>Marker file inside a delta folder: the delta is unpublished and awaits removal.</summary>
     public const string DeletedMarker = ".deleted";
@@ -76,9 +77,22 @@ public sealed partial class RepositoryMetadata(TimeProvider time, ILogger<Reposi
             TombstoneCommits = config.TombstoneCommits,
             LastModified = time.GetUtcNow(),
         });
-        WriteReplacing(repoRoot, "summary", summary);
-        // A signature over the previous summary no longer matches.
-        File.Delete(Path.Combine(repoRoot, "summary.sig"));
+        if (signer.Enabled)
+        {
+            // Signed with the configured keys (BouncyCastle); both files are replaced by rename, the signature
+            // right after the summary it covers.
+            var sig = signer.SignDetached(summary);
+            // Served as one generation (see SummaryPairs); the files are for restarts and other servers.
+            pairs.Published(repoRoot, summary, sig);
+            WriteReplacing(repoRoot, "summary", summary);
+            WriteReplacing(repoRoot, "summary.sig", sig);
+        }
+        else
+        {
+            WriteReplacing(repoRoot, "summary", summary);
+            // A signature over the previous summary no longer matches.
+            File.Delete(Path.Combine(repoRoot, "summary.sig"));
+        }
         LogRegenerated(logger, repoRoot, refs.Count, deltas.Count);
     }
 

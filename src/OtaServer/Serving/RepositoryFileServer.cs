@@ -23,6 +23,7 @@ internal sealed partial class RepositoryFileServer(
     ContentHashCache hashes,
     SmallObjectCache objects,
     DeltaDownloadTracker deltas,
+    OtaServer.Signing.SummaryPairs pairs,
     IProblemDetailsService problems,
     IOptions<ServingOptions> options,
     ILogger<RepositoryFileServer> logger)
@@ -87,6 +88,23 @@ internal sealed partial class RepositoryFileServer(
         }
 
         var fullPath = string.Concat(root, "/", path);
+        if (kind is RepositoryFileKind.Summary or RepositoryFileKind.SummarySignature)
+        {
+            // One generation per connection: the summary that goes with the summary.sig it fetched.
+            var generation = kind == RepositoryFileKind.SummarySignature
+                ? pairs.Latest(root)
+                : pairs.PinnedFor(context.Connection.Id, root) ?? pairs.Latest(root);
+            if (generation is not null)
+            {
+                if (kind == RepositoryFileKind.SummarySignature)
+                    pairs.SignatureServed(context.Connection.Id, root, generation);
+                var bytes = kind == RepositoryFileKind.Summary ? generation.Summary : generation.Signature;
+                var published = HttpConditions.TruncateToSeconds(generation.Published.UtcDateTime);
+                await RespondAsync(context, null, bytes, bytes.Length, ContentHashCache.HashETag(bytes), published,
+                    HeaderUtilities.FormatDate(published), kind, fullPath, path);
+                return;
+            }
+        }
         var handle = TryOpen(fullPath);
         if (handle is null)
         {
