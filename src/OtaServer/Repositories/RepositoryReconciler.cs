@@ -7,10 +7,11 @@ namespace OtaServer.Repositories;
 /// between a delta's publication or deletion and the summary) leaves the summary out of step with the refs and
 /// deltas on disk, and writers' temporary files behind. For each repository this removes those leftovers and,
 /// when the summary does not list exactly the refs and published deltas on disk, regenerates summary, config
-/// and delta indexes. A summary that already matches is left alone, so its ETag survives a restart.
+/// and delta indexes. A summary that already matches is left alone, so its ETag survives a restart (unless
+/// signing keys are configured: then it is signed anew with the keys of this start).
 /// </summary>
 internal sealed partial class RepositoryReconciler(RepositoryRegistry registry, RepositoryMetadata metadata,
-    ILogger<RepositoryReconciler> logger) : IHostedService
+    Signing.SummarySigner signer, ILogger<RepositoryReconciler> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -20,7 +21,12 @@ internal sealed partial class RepositoryReconciler(RepositoryRegistry registry, 
             var removed = RemoveWriterLeftovers(root);
             using (await metadata.LockAsync(root, cancellationToken))
             {
-                if (SummaryMatchesDisk(root))
+                // With signing keys configured, the summary is re-signed at every start: the keys may have
+                // changed (rotation) since summary.sig was written. Without keys, no stale summary.sig stays.
+                var signatureCurrent = signer.Enabled
+                    ? !File.Exists(Path.Combine(root, "summary"))
+                    : !File.Exists(Path.Combine(root, "summary.sig"));
+                if (signatureCurrent && SummaryMatchesDisk(root))
                 {
                     if (removed > 0)
                         LogCleaned(logger, name, removed);
