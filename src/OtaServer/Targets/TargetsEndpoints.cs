@@ -12,7 +12,8 @@ public sealed record CreateTargetRequest(
     string? Commit = null,
     string? Repository = null,
     IReadOnlyList<string>? Tags = null,
-    IReadOnlyList<string>? HardwareIds = null);
+    IReadOnlyList<string>? HardwareIds = null,
+    bool DryRun = false);
 
 public sealed record TargetDto(
     long Version,
@@ -74,7 +75,7 @@ internal static class TargetsEndpoints
             .Accepts<StaticDeltasRequest>("application/json");
     }
 
-    private static async Task<Results<Created<TargetDto>, ProblemHttpResult>> CreateAsync(
+    private static async Task<Results<Created<TargetDto>, Ok<TargetDto>, ProblemHttpResult>> CreateAsync(
         HttpRequest http, IServiceProvider services, RepositoryRegistry registry, IFleetStore store, TargetCatalog catalog, TimeProvider time, CancellationToken ct)
     {
         var (req, problem) = await JsonBody.ReadAsync<CreateTargetRequest>(http, ct);
@@ -93,6 +94,12 @@ internal static class TargetsEndpoints
         var hardware = req.HardwareIds ?? [];
         if ((Names.CheckTags(tags) ?? Names.CheckHardwareIds(hardware)) is { } bad)
             return Problems.BadRequest(bad);
+        // Checked before the content, and alone in a dry run: `otactl push --version` asks this before it uploads
+        // or moves the ref, so a refused version changes nothing.
+        if (Conflicting((await catalog.GetAsync(ct)).WithVersion(version, repo), hardware) is { } existing)
+            return Problems.Conflict(ConflictMessage(version, repo, existing));
+        if (req.DryRun)
+            return TypedResults.Ok(new TargetDto(version, repo, req.Ref!, req.Commit ?? "", hardware, tags, time.GetUtcNow()));
         var content = services.GetService<IRepositoryContent>();
         if (content is null)
             return Problems.Unavailable("This server build cannot inspect repository content (no IRepositoryContent is registered), so it cannot check the commit.");
@@ -115,6 +122,16 @@ internal static class TargetsEndpoints
             return Problems.Conflict(e.Message);
         }
     }
+
+    /// <summary>The existing target a new one of these hardware ids would collide with (the store's rule: overlapping or empty hardware ids).</summary>
+    private static Target? Conflicting(IEnumerable<Target> sameVersion, IReadOnlyList<string> hardware) =>
+        sameVersion.FirstOrDefault(e => e.HardwareIds.Count == 0 || hardware.Count == 0 ||
+            e.HardwareIds.Intersect(hardware, StringComparer.Ordinal).Any());
+
+    private static string ConflictMessage(long version, string repo, Target existing) =>
+        $"Target version {version} already exists in repository '{repo}' for " +
+        (existing.HardwareIds.Count == 0 ? "any hardware" : "hardware ids " + string.Join(", ", existing.HardwareIds)) +
+        $" (commit {existing.Commit}). Use a new version number.";
 
     private static async Task<Results<Ok<IReadOnlyList<TargetDto>>, ProblemHttpResult>> ListAsync(
         TargetCatalog catalog, string? tag, string? hardwareId, string? repository, CancellationToken ct)
