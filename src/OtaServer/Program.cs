@@ -58,7 +58,17 @@ app.MapTargets();
 app.MapDevices();
 app.MapWaves();
 
-app.Run();
+try
+{
+    app.Run();
+}
+catch (Exception e) when (e is Microsoft.AspNetCore.Connections.AddressInUseException || e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+{
+    // One line instead of the host's stack traces: the usual cause is a second server on the same port.
+    Console.Error.WriteLine($"error: cannot listen: {e.Message} Another process holds the port; stop it or choose another with --urls http://127.0.0.1:PORT (or Urls=...).");
+    return 98;
+}
+return 0;
 
 /// <summary>Entry point; public so integration tests can host the app.</summary>
 public partial class Program;
