@@ -28,6 +28,7 @@ builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddSingleton<RepositoryRegistry>();
 builder.Services.AddSingleton<RepositoryMetadata>();
 builder.Services.AddSingleton<IRepositoryContent, RepositoryContent>();
+builder.Services.AddProxySupport();
 builder.Services.AddDiagnostics();
 builder.Services.AddOtaAuth();
 builder.Services.AddStore();
@@ -44,6 +45,7 @@ var app = builder.Build();
 app.Services.GetRequiredService<RepositoryRegistry>();
 app.Services.GetRequiredService<IEnumerable<ITokenResolver>>();
 
+app.UseProxySupport();      // X-Forwarded-* from trusted proxies, before anything reads the client address
 app.UseDiagnostics();        // request log, exception handler, status pages and Swagger
 app.UseRepositoryFiles();    // the hot path: anonymous GET/HEAD of repository files, before routing and auth
 app.UseRouting();
