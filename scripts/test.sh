@@ -10,6 +10,7 @@ command -v ostree >/dev/null 2>&1 || need+=(ostree)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)          # the XZ tests cross-check with the xz CLI
 command -v python3 >/dev/null 2>&1 || need+=(python3)      # a plain static HTTP server for compiler pull tests
 command -v curl >/dev/null 2>&1 || need+=(curl)            # the README tour (scripts/tour-test.sh)
+command -v nginx >/dev/null 2>&1 || need+=(nginx-light)    # nginx -t of deploy/nginx-cdn.conf (scripts/tour-test.sh)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq

@@ -34,4 +34,7 @@ for _ in $(seq 60); do curl -sf "http://127.0.0.1:$port2/healthz" >/dev/null 2>&
 Urls="http://0.0.0.0:$port2" /bin/sh deploy/healthcheck.sh || { kill "$server2"; fail "deploy/healthcheck.sh failed against a healthy server on :$port2"; }
 kill "$server2"; wait "$server2" 2>/dev/null || true
 if Urls="http://0.0.0.0:$port2" /bin/sh deploy/healthcheck.sh 2>/dev/null; then fail "deploy/healthcheck.sh passed with no server"; fi
-echo "tour-test: README tour and health check passed in $(( $(date +%s) - start )) s"
+# deploy/nginx-cdn.conf as documented: included in nginx's http {} block (as /etc/nginx/conf.d/ does), nginx -t.
+printf 'pid %s/nginx.pid;\nerror_log stderr;\nevents {}\nhttp {\n    include %s/deploy/nginx-cdn.conf;\n}\n' "$work" "$PWD" > "$work/nginx.conf"
+nginx -t -c "$work/nginx.conf" 2>"$work/nginx-t" || { cat "$work/nginx-t" >&2; fail "nginx -t rejects deploy/nginx-cdn.conf"; }
+echo "tour-test: README tour health check and nginx -t passed in $(( $(date +%s) - start )) s"
