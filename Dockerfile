@@ -14,11 +14,14 @@ RUN rid="linux-$(case "$TARGETARCH" in arm64) echo arm64;; *) echo x64;; esac)" 
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
 # liblzma (xz for delta parts) is part of the base image; ostree itself is not needed at run time.
+# curl for the health check (deploy/healthcheck.sh; the base image has neither curl nor a shell with /dev/tcp).
+RUN apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 ota && useradd --system --uid 10001 --gid ota --home /data ota \
  && mkdir -p /data && chown ota:ota /data
 WORKDIR /app
 COPY --from=build /app/server ./
 COPY --from=build /app/otactl /opt/otactl
+COPY deploy/healthcheck.sh /usr/local/bin/otaserver-healthcheck
 RUN ln -s /opt/otactl/otactl /usr/local/bin/otactl
 ENV OtaServer__DataDir=/data \
     Urls=http://0.0.0.0:8080 \
@@ -26,5 +29,5 @@ ENV OtaServer__DataDir=/data \
 VOLUME ["/data"]
 EXPOSE 8080
 USER ota
-HEALTHCHECK --interval=30s --timeout=3s CMD ["/bin/sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q Healthy <&3"]
+HEALTHCHECK --interval=30s --timeout=5s CMD ["/bin/sh", "/usr/local/bin/otaserver-healthcheck"]
 ENTRYPOINT ["dotnet", "OtaServer.dll"]

@@ -10,6 +10,8 @@ command -v ostree >/dev/null 2>&1 || need+=(ostree)
 command -v xz >/dev/null 2>&1 || need+=(xz-utils)          # the XZ tests cross-check with the xz CLI
 command -v python3 >/dev/null 2>&1 || need+=(python3)      # a plain static HTTP server for compiler pull tests
 command -v gpg >/dev/null 2>&1 || need+=(gnupg)          # an independent judge: signs commits and checks exported keys in the signing tests
+command -v curl >/dev/null 2>&1 || need+=(curl)            # the README tour (scripts/tour-test.sh)
+command -v nginx >/dev/null 2>&1 || need+=(nginx-light)    # nginx -t of deploy/nginx-cdn.conf (scripts/tour-test.sh)
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
@@ -20,6 +22,10 @@ mkdir -p TestResults
 set +e
 dotnet test OtaServer.sln -c Release --logger "console;verbosity=normal" 2>&1 | tee TestResults/test-output.txt
 rc=${PIPESTATUS[0]}
+# The README's tour, as written, against a fresh server (uses the Release server just built).
+./scripts/tour-test.sh 2>&1 | grep -v ' INF\] ' | tee -a TestResults/test-output.txt
+tour=${PIPESTATUS[0]}
+[ "$tour" -eq 0 ] || rc=1
 set -e
 count() { { grep -Eo "^ +$1: +[0-9]+" TestResults/test-output.txt || true; } | awk '{s+=$2} END {print s+0}'; }
 passed=$(count Passed); failed=$(count Failed); skipped=$(count Skipped)

@@ -31,6 +31,7 @@ builder.Services.AddSigning();
 builder.Services.AddSingleton<RepositoryMetadata>();
 builder.Services.AddSingleton<IRepositoryContent, RepositoryContent>();
 builder.Services.AddHostedService<RepositoryReconciler>(); // first hosted service: before jobs and requests
+builder.Services.AddProxySupport();
 builder.Services.AddDiagnostics();
 builder.Services.AddOtaAuth();
 builder.Services.AddStore();
@@ -47,6 +48,7 @@ var app = builder.Build();
 app.Services.GetRequiredService<RepositoryRegistry>();
 app.Services.GetRequiredService<IEnumerable<ITokenResolver>>();
 
+app.UseProxySupport();      // X-Forwarded-* from trusted proxies, before anything reads the client address
 app.UseDiagnostics();        // request log, exception handler, status pages and Swagger
 app.UseRepositoryFiles();    // the hot path: anonymous GET/HEAD of repository files, before routing and auth
 app.UseRouting();
@@ -63,7 +65,17 @@ app.MapTargets();
 app.MapDevices();
 app.MapWaves();
 
-app.Run();
+try
+{
+    app.Run();
+}
+catch (Exception e) when (e is Microsoft.AspNetCore.Connections.AddressInUseException || e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+{
+    // One line instead of the host's stack traces: the usual cause is a second server on the same port.
+    Console.Error.WriteLine($"error: cannot listen: {e.Message} Another process holds the port; stop it or choose another with --urls http://127.0.0.1:PORT (or Urls=...).");
+    return 98;
+}
+return 0;
 
 /// <summary>Entry point; public so integration tests can host the app.</summary>
 public partial class Program;

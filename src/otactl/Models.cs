@@ -7,7 +7,7 @@ namespace OtaCtl;
 public sealed record TargetInfo(long Version, string Repository, string Ref, string Commit, IReadOnlyList<string> HardwareIds, IReadOnlyList<string> Tags, DateTimeOffset CreatedAt);
 
 /// <summary>Body of <c>POST /api/v1/targets</c> (push scope).</summary>
-public sealed record CreateTargetRequest(long Version, string Ref, string? Commit = null, string? Repository = null, IReadOnlyList<string>? Tags = null, IReadOnlyList<string>? HardwareIds = null, bool Force = false);
+public sealed record CreateTargetRequest(long Version, string Ref, string? Commit = null, string? Repository = null, IReadOnlyList<string>? Tags = null, IReadOnlyList<string>? HardwareIds = null, bool Force = false, bool DryRun = false);
 
 public sealed record TagTargetsRequest(IReadOnlyList<long> Versions, IReadOnlyList<string> Tags, bool Append, bool DryRun, string? HardwareId = null, bool Force = false);
 

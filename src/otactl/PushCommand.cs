@@ -28,8 +28,9 @@ internal static class PushCommand
         var refArg = new Argument<string>("REF") { Description = "Ref to push (its commit and everything reachable from it)" };
         var force = new Option<bool>("--force") { Description = "Move the ref even when the new commit does not descend from the server's" };
         var version = new Option<long?>("--version") { Description = "Also create target VERSION for the pushed commit" };
-        var tags = new Option<string[]>("--tag", "-T") { Description = "Tags of the new target (with --version)", AllowMultipleArgumentsPerToken = true };
-        var hwIds = new Option<string[]>("--hw-id") { Description = "Hardware ids of the new target (with --version)", AllowMultipleArgumentsPerToken = true };
+        // One value per token (repeatable or comma-separated): several values per token swallowed LOCAL_REPO and REF.
+        var tags = new Option<string[]>("--tag", "-T") { Description = "Tags of the new target (with --version), repeatable or comma-separated" };
+        var hwIds = new Option<string[]>("--hw-id") { Description = "Hardware ids of the new target (with --version), repeatable or comma-separated" };
         var forceTags = new Option<bool>("--force-tags") { Description = "Create the target with its tags even while a wave is open on one of them" };
         var cmd = new Command("push", "Push a commit from a local archive repository to the server and move the ref")
         {
@@ -39,13 +40,19 @@ internal static class PushCommand
         {
             var repo = parse.GetValue(repoOption)!;
             var refName = parse.GetValue(refArg)!;
+            var newTarget = parse.GetValue(version) is { } v
+                ? new CreateTargetRequest(v, refName, null, repo, Split(parse.GetValue(tags)), Split(parse.GetValue(hwIds)), parse.GetValue(forceTags))
+                : null;
+            // Push-with-version is one decision: the server checks the version first (a dry run), so a refused
+            // version neither uploads nor moves the ref.
+            if (newTarget is not null)
+                await api.PostAsync<TargetInfo>("api/v1/targets", newTarget with { DryRun = true }, token);
             var result = await PushAsync(api, repo, parse.GetValue(localRepo)!, refName,
                 parse.GetValue(force), Progress.For(ctx.Out), token);
             await ctx.Out.WriteLineAsync($"{result.Ref} -> {result.Commit} ({result.Uploaded} of {result.Total} objects uploaded, {result.Bytes} bytes)");
-            if (parse.GetValue(version) is { } v)
+            if (newTarget is not null)
             {
-                var target = await api.PostAsync<TargetInfo>("api/v1/targets", new CreateTargetRequest(v, refName, result.Commit, repo,
-                    Split(parse.GetValue(tags)), Split(parse.GetValue(hwIds)), parse.GetValue(forceTags)), token);
+                var target = await api.PostAsync<TargetInfo>("api/v1/targets", newTarget with { Commit = result.Commit }, token);
                 await ctx.Out.WriteLineAsync($"Target {target.Version} created for {target.Commit} (tags: {string.Join(',', target.Tags)})");
             }
             return ExitCodes.Ok;

@@ -20,6 +20,16 @@ public sealed class OtaServerOptions
     /// <summary>API tokens and their scopes.</summary>
     public List<TokenOptions> Tokens { get; set; } = [];
 
+    /// <summary>
+    /// The address devices reach this server at (e.g. <c>https://updates.example.com</c>), used for the check-in's
+    /// <c>repositoryUrl</c>. Unset: built from the request (scheme and host, after trusted forwarded headers).
+    /// </summary>
+    [Url]
+    public string? PublicUrl { get; set; }
+
+    /// <summary>Which proxies' <c>X-Forwarded-For/-Proto/-Host</c> are believed.</summary>
+    public ProxyOptions Proxy { get; set; } = new();
+
     public string FullDataDir => Path.GetFullPath(DataDir);
 }
 
@@ -28,4 +38,17 @@ public sealed class TokenOptions
     public string Name { get; set; } = "";
     public string Token { get; set; } = "";
     public List<string> Scopes { get; set; } = [];
+}
+
+
+public sealed class ProxyOptions
+{
+    /// <summary>Apply <c>X-Forwarded-*</c> from the proxies below (default on: only loopback proxies are trusted unless listed).</summary>
+    public bool ForwardedHeaders { get; set; } = true;
+
+    /// <summary>Proxy addresses whose forwarded headers are believed (default: loopback, i.e. nginx on the same host).</summary>
+    public List<string> KnownProxies { get; set; } = [];
+
+    /// <summary>Proxy networks in CIDR form (e.g. <c>10.0.0.0/8</c>).</summary>
+    public List<string> KnownNetworks { get; set; } = [];
 }

@@ -22,7 +22,20 @@ internal sealed partial class DeltaCleanupService(DeltaService deltas, IOptions<
                 LogFailed(logger, e);
             }
         }
-        while (await timer.WaitForNextTickAsync(stoppingToken));
+        while (await NextTickAsync(timer, stoppingToken));
+    }
+
+    /// <summary>False when the host stops (also while it is still starting, e.g. the port was in use): no OperationCanceledException for the host to report as a failure.</summary>
+    private static async Task<bool> NextTickAsync(PeriodicTimer timer, CancellationToken stoppingToken)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            return false;
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Removed the files of {Count} deleted delta(s)")]

@@ -83,7 +83,8 @@ internal static class DevicesEndpoints
             return Problems.BadRequest($"'currentCommit' must be 64 lowercase hex characters (got '{req.CurrentCommit}').");
         if (req.LastUpdate is { } report && (report.Version is null || report.Result is not ("ok" or "failed") || report.Detail is { Length: > 2000 }))
             return Problems.BadRequest("'lastUpdate' needs 'version' and 'result' (\"ok\" or \"failed\"), and an optional 'detail' of at most 2000 characters.");
-        var baseUrl = $"{http.Scheme}://{http.Host}{http.PathBase}/repos/";
+        var publicUrl = http.HttpContext.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<OtaServer.Configuration.OtaServerOptions>>().Value.PublicUrl;
+        var baseUrl = publicUrl is { Length: > 0 } ? publicUrl.TrimEnd('/') + "/repos/" : $"{http.Scheme}://{http.Host}{http.PathBase}/repos/";
         return TypedResults.Ok(await checkins.CheckInAsync(device, req, baseUrl, ct));
     }
 

@@ -11,7 +11,9 @@ public static class DiagnosticsFeature
         builder.Services.AddSerilog((services, lc) => lc
             .ReadFrom.Configuration(builder.Configuration)
             .ReadFrom.Services(services)
-            .Enrich.FromLogContext());
+            .Enrich.FromLogContext()
+            // A busy port is reported by Program in one line; the host's stack trace for it says nothing more.
+            .Filter.ByExcluding(e => e.Exception?.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException));
         return builder;
     }
 

@@ -14,7 +14,8 @@ public sealed record CreateTargetRequest(
     string? Repository = null,
     IReadOnlyList<string>? Tags = null,
     IReadOnlyList<string>? HardwareIds = null,
-    bool Force = false);
+    bool Force = false,
+    bool DryRun = false);
 
 public sealed record TargetDto(
     long Version,
@@ -77,7 +78,7 @@ internal static class TargetsEndpoints
             .Accepts<StaticDeltasRequest>("application/json");
     }
 
-    private static async Task<Results<Created<TargetDto>, ProblemHttpResult>> CreateAsync(
+    private static async Task<Results<Created<TargetDto>, Ok<TargetDto>, ProblemHttpResult>> CreateAsync(
         HttpRequest http, IServiceProvider services, RepositoryRegistry registry, IFleetStore store, TargetCatalog catalog, WaveTagGuard waves, TimeProvider time, CancellationToken ct)
     {
         var (req, problem) = await JsonBody.ReadAsync<CreateTargetRequest>(http, ct);
@@ -96,6 +97,15 @@ internal static class TargetsEndpoints
         var hardware = req.HardwareIds ?? [];
         if ((Names.CheckTags(tags) ?? Names.CheckHardwareIds(hardware)) is { } bad)
             return Problems.BadRequest(bad);
+        // Checked before the content, and alone in a dry run: `otactl push --version` asks this before it uploads
+        // or moves the ref, so a refused version changes nothing.
+        if (Conflicting((await catalog.GetAsync(ct)).WithVersion(version, repo), hardware) is { } existing)
+            return Problems.Conflict(ConflictMessage(version, repo, existing));
+        // Tags owned by an open wave are refused in the dry run too, so `push -T` fails before it uploads.
+        if (await waves.CheckAsync(tags, req.Force, "\"force\": true; otactl push --force-tags", ct) is { } owned)
+            return owned;
+        if (req.DryRun)
+            return TypedResults.Ok(new TargetDto(version, repo, req.Ref!, req.Commit ?? "", hardware, tags, time.GetUtcNow()));
         var content = services.GetService<IRepositoryContent>();
         if (content is null)
             return Problems.Unavailable("This server build cannot inspect repository content (no IRepositoryContent is registered), so it cannot check the commit.");
@@ -107,8 +117,6 @@ internal static class TargetsEndpoints
         var missing = content.FindMissingObjects(repo, commit);
         if (missing.Count > 0)
             return Problems.Conflict($"Commit {commit} is incomplete in repository '{repo}': {missing.Count} object(s) missing (first: {missing[0]}). Finish the push, then create the target.");
-        if (await waves.CheckAsync(tags, req.Force, "\"force\": true; otactl push --force-tags", ct) is { } owned)
-            return owned;
         try
         {
             var target = await store.AddTargetAsync(new NewTarget(repo, version, req.Ref!, commit, hardware, tags, time.GetUtcNow()), ct);
@@ -120,6 +128,16 @@ internal static class TargetsEndpoints
             return Problems.Conflict(e.Message);
         }
     }
+
+    /// <summary>The existing target a new one of these hardware ids would collide with (the store's rule: overlapping or empty hardware ids).</summary>
+    private static Target? Conflicting(IEnumerable<Target> sameVersion, IReadOnlyList<string> hardware) =>
+        sameVersion.FirstOrDefault(e => e.HardwareIds.Count == 0 || hardware.Count == 0 ||
+            e.HardwareIds.Intersect(hardware, StringComparer.Ordinal).Any());
+
+    private static string ConflictMessage(long version, string repo, Target existing) =>
+        $"Target version {version} already exists in repository '{repo}' for " +
+        (existing.HardwareIds.Count == 0 ? "any hardware" : "hardware ids " + string.Join(", ", existing.HardwareIds)) +
+        $" (commit {existing.Commit}). Use a new version number.";
 
     private static async Task<Results<Ok<IReadOnlyList<TargetDto>>, ProblemHttpResult>> ListAsync(
         TargetCatalog catalog, string? tag, string? hardwareId, string? repository, CancellationToken ct)

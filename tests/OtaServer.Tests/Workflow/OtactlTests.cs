@@ -56,3 +56,25 @@ public sealed class OtactlTests
         Assert.Contains("Cannot reach the server", stderr.ToString());
     }
 }
+
+public sealed class OtactlUsageTests
+{
+    [Theory]
+    [InlineData(new[] { "targets", "lsit" }, "lsit", "otactl targets --help")]
+    [InlineData(new[] { "targets", "show", "abc" }, "'abc'", "otactl targets show --help")]
+    [InlineData(new[] { "push", "--version", "x", "repo", "main" }, "as a whole number", "otactl push --help")]
+    public async Task UsageMistake_ExitsUsage_WithAShortMessage(string[] args, string mention, string hint)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var exit = await OtaCtl.Cli.RunAsync(args, stdout, stderr, default);
+        var err = stderr.ToString();
+        Assert.Equal(OtaCtl.ExitCodes.Usage, exit);
+        Assert.StartsWith("error: ", err);
+        Assert.Contains(mention, err);
+        Assert.Contains(hint, err);
+        Assert.DoesNotContain("System.", err);
+        Assert.True(err.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length <= 4, err);
+        Assert.Equal("", stdout.ToString());
+    }
+}
