@@ -46,3 +46,36 @@ public sealed class UpdateReportTests
         Assert.Equal(HttpStatusCode.Forbidden, (await admin.PostAsync("/api/v1/devices/reports", FleetKit.JsonBody(new { step = "ok" }))).StatusCode);
     }
 }
+
+public sealed class UpdateReportCliTests
+{
+    [Fact]
+    public async Task OtactlDevicesShow_ListsTheReportedSteps()
+    {
+        var (f, _, _) = FleetKit.Create();
+        using var _f = f;
+        var server = f.StartKestrel();
+        using var admin = new HttpClient { BaseAddress = server };
+        admin.DefaultRequestHeaders.Authorization = new("Bearer", Infrastructure.OtaServerFactory.AdminToken);
+        var token = await admin.CreateDeviceAsync("pi-1", "rpi4");
+        var empty = await FleetKit.OtactlAsync(server, "devices", "show", "pi-1");
+        Assert.True(empty.Exit == 0, empty.Err);
+        Assert.Contains("No update reported yet.", empty.Out);
+        using var device = new HttpClient { BaseAddress = server };
+        device.DefaultRequestHeaders.Authorization = new("Bearer", token);
+        foreach (var step in new[] { "download-started", "downloaded" })
+            (await device.PostAsync("api/v1/devices/reports", FleetKit.JsonBody(new { step, targetVersion = 42, bytes = 5000 }))).EnsureSuccessStatusCode();
+        (await device.PostAsync("api/v1/devices/reports", FleetKit.JsonBody(new { step = "failed", targetVersion = 42, detail = "health check failed: exit 3" }))).EnsureSuccessStatusCode();
+
+        var (exit, stdout, stderr) = await FleetKit.OtactlAsync(server, "devices", "show", "pi-1");
+        Assert.True(exit == 0, stderr);
+        var lines = stdout.ReplaceLineEndings("\n").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.StartsWith("Device pi-1: hardware rpi4", lines[0]);
+        Assert.Contains("STEP", lines[1]);
+        Assert.Contains("download-started", lines[2]);
+        Assert.Contains("5000", lines[3]);
+        Assert.Contains("health check failed: exit 3", lines[4]);
+        var missing = await FleetKit.OtactlAsync(server, "devices", "show", "nobody");
+        Assert.NotEqual(0, missing.Exit);
+    }
+}
