@@ -1,9 +1,11 @@
-using OtaAgent;
-
-return await AgentCli.RunAsync(args, Console.Out, Console.Error, CancellationToken.None);
-
 namespace OtaAgent
 {
+    internal static class Program
+    {
+        // Not top-level statements: a global Program would clash with the server's in the test project.
+        public static Task<int> Main(string[] args) => AgentCli.RunAsync(args, Console.Out, Console.Error, CancellationToken.None);
+    }
+
     /// <summary><c>ota-agent run|run-once|status --config FILE</c>.</summary>
     internal static class AgentCli
     {

@@ -1,0 +1,150 @@
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using OtaAgent;
+using OtaServer.Tests.Workflow;
+
+namespace OtaServer.Tests.Agent;
+
+public sealed class AgentTests
+{
+    /// <summary>An empty sysroot (init-fs + os-init), as a freshly imaged device before its first deployment.</summary>
+    private static string MakeSysroot(TempDirectory tmp)
+    {
+        var s = tmp.Combine("sysroot");
+        Directory.CreateDirectory(s);
+        OstreeCli.Run("admin", "init-fs", "--modern", s);
+        OstreeCli.Run("admin", "--sysroot=" + s, "os-init", "lmp");
+        return s;
+    }
+
+    private static AgentConfig Config(TempDirectory tmp, string sysroot, Uri server, string? registrationToken = null, long margin = 0) => new()
+    {
+        Server = server.ToString(),
+        RegistrationToken = registrationToken,
+        DeviceName = "dev-1",
+        HardwareId = "hw1",
+        Tag = "production",
+        Sysroot = sysroot,
+        OsName = "lmp",
+        StateDir = tmp.Combine("state"),
+        RebootCommand = "touch " + tmp.Combine("rebooted"),
+        FreeSpaceMarginBytes = margin,
+    };
+
+    private static string[] ObjectFiles(string sysroot) =>
+        [.. Directory.EnumerateFiles(Path.Combine(sysroot, "ostree", "repo", "objects"), "*", SearchOption.AllDirectories)];
+
+    [Fact]
+    public async Task RunOnce_WithTooLittleFreeSpace_ReportsNoSpace_AndPullsAndDeploysNothing()
+    {
+        using var tmp = new TempDirectory("agent");
+        var sysroot = MakeSysroot(tmp);
+        var (f, content, _) = FleetKit.Create();
+        using var _f = f;
+        var server = f.StartKestrel();
+        using var admin = new HttpClient { BaseAddress = server };
+        admin.DefaultRequestHeaders.Authorization = new("Bearer", Infrastructure.OtaServerFactory.AdminToken);
+        await admin.CreateTargetAsync(42, content.AddCommit(42), tags: ["production"]);
+        var registration = (await admin.PostOkAsync("api/v1/devices/registration-tokens", new { tag = "production" })).GetProperty("token").GetString()!;
+        // A configured limit: keep more free than any disk has.
+        var config = Config(tmp, sysroot, server, registration, margin: long.MaxValue / 4);
+
+        var log = new StringWriter();
+        using (var agent = new OtaAgent.Agent(config, log))
+            Assert.Equal(CycleOutcome.NoSpace, await agent.RunOnceAsync(CancellationToken.None));
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(config.TokenPath));
+        var history = await admin.GetFromJsonAsync<JsonElement>("api/v1/devices/dev-1/updates");
+        var entry = Assert.Single(history.EnumerateArray());
+        Assert.Equal("no-space", entry.GetProperty("step").GetString());
+        Assert.Equal(42, entry.GetProperty("targetVersion").GetInt64());
+        Assert.Contains("free on", entry.GetProperty("detail").GetString());
+        Assert.Empty(ObjectFiles(sysroot));
+        var deployDir = Path.Combine(sysroot, "ostree", "deploy", "lmp", "deploy");
+        Assert.True(!Directory.Exists(deployDir) || !Directory.EnumerateFileSystemEntries(deployDir).Any(), "nothing deployed");
+        Assert.False(File.Exists(tmp.Combine("rebooted")));
+    }
+
+    public static TheoryData<string> BrokenAnswers => ["down", "500", "garbage", "huge"];
+
+    [Theory]
+    [MemberData(nameof(BrokenAnswers))]
+    public async Task RunOnce_AgainstABrokenServer_ChangesNothing_BacksOff_AndRecoversWhenTheServerDoes(string broken)
+    {
+        using var tmp = new TempDirectory("agent");
+        var sysroot = MakeSysroot(tmp);
+        var (f, content, _) = FleetKit.Create();
+        using var _f = f;
+        var real = f.StartKestrel();
+        using var admin = new HttpClient { BaseAddress = real };
+        admin.DefaultRequestHeaders.Authorization = new("Bearer", Infrastructure.OtaServerFactory.AdminToken);
+        await admin.CreateTargetAsync(42, content.AddCommit(42), tags: ["production"]);
+        var token = await admin.CreateDeviceAsync("dev-1", "hw1", "production");
+
+        Uri brokenServer;
+        WebApplication? app = null;
+        if (broken == "down")
+        {
+            using var probe = new TcpListener(System.Net.IPAddress.Loopback, 0);
+            probe.Start();
+            brokenServer = new Uri($"http://127.0.0.1:{((System.Net.IPEndPoint)probe.LocalEndpoint).Port}/");
+            probe.Stop(); // nothing listens there any more
+        }
+        else
+        {
+            var b = WebApplication.CreateSlimBuilder();
+            b.WebHost.UseUrls("http://127.0.0.1:0");
+            app = b.Build();
+            app.Run(async ctx =>
+            {
+                switch (broken)
+                {
+                    case "500":
+                        ctx.Response.StatusCode = 500;
+                        await ctx.Response.WriteAsync("oops");
+                        break;
+                    case "garbage":
+                        ctx.Response.ContentType = "application/json";
+                        await ctx.Response.WriteAsync("{\"updateAvailable\": tru");
+                        break;
+                    default:
+                        ctx.Response.ContentType = "application/json";
+                        await ctx.Response.WriteAsync("{\"updateAvailable\":true,\"x\":\"" + new string('a', 10 * 1024 * 1024) + "\"}");
+                        break;
+                }
+            });
+            await app.StartAsync();
+            brokenServer = new Uri(app.Urls.First() + "/");
+        }
+        try
+        {
+            var config = Config(tmp, sysroot, brokenServer);
+            Directory.CreateDirectory(config.StateDir);
+            await File.WriteAllTextAsync(config.TokenPath, token);
+            var log = new StringWriter();
+            using (var agent = new OtaAgent.Agent(config, log))
+                Assert.Equal(CycleOutcome.ServerProblem, await agent.RunOnceAsync(CancellationToken.None));
+            Assert.Contains("Server problem, nothing changed", log.ToString());
+            Assert.Empty(ObjectFiles(sysroot));
+            Assert.False(File.Exists(tmp.Combine("rebooted")));
+            Assert.False(File.Exists(Path.Combine(config.StateDir, "pending.json")));
+            // Back-off: after server problems the wait grows from 30 s to at most an hour, not the normal interval.
+            Assert.Equal(TimeSpan.FromSeconds(30), AgentCli.NextDelay(300, 1, 0.5));
+            Assert.Equal(TimeSpan.FromSeconds(120), AgentCli.NextDelay(300, 3, 0.5));
+            Assert.Equal(TimeSpan.FromSeconds(3600), AgentCli.NextDelay(300, 30, 0.5));
+
+            // The server is back: the same device checks in and goes on (here it stops at the space check).
+            using var recovered = new OtaAgent.Agent(config with { Server = real.ToString(), FreeSpaceMarginBytes = long.MaxValue / 4 }, log);
+            Assert.Equal(CycleOutcome.NoSpace, await recovered.RunOnceAsync(CancellationToken.None));
+        }
+        finally
+        {
+            if (app is not null)
+                await app.DisposeAsync();
+        }
+    }
+}
