@@ -147,4 +147,65 @@ public sealed class AgentTests
                 await app.DisposeAsync();
         }
     }
+
+    /// <summary>A bootable-shaped commit (kernel and initramfs under usr/lib/modules/VERSION/, os-release) in the sysroot's repository.</summary>
+    private static string CommitBootable(TempDirectory tmp, string sysroot, long version)
+    {
+        var tree = tmp.Combine("tree-" + version);
+        var modules = Path.Combine(tree, "usr", "lib", "modules", "6.1.0");
+        Directory.CreateDirectory(modules);
+        Directory.CreateDirectory(Path.Combine(tree, "usr", "etc"));
+        File.WriteAllText(Path.Combine(modules, "vmlinuz"), "kernel " + version);
+        File.WriteAllText(Path.Combine(modules, "initramfs.img"), "initramfs " + version);
+        File.WriteAllText(Path.Combine(tree, "usr", "etc", "os-release"), $"ID=lmp\nPRETTY_NAME=\"LmP {version}\"\nVERSION_ID={version}\n");
+        return OstreeCli.Run("--repo=" + Path.Combine(sysroot, "ostree", "repo"), "commit", "-b", "lmp", $"--tree=dir={tree}", $"--subject=v{version}").Trim();
+    }
+
+    private static string DefaultDeployment(string sysroot)
+    {
+        var status = OstreeCli.Run("admin", "--sysroot=" + sysroot, "status");
+        return System.Text.RegularExpressions.Regex.Match(status, "lmp ([0-9a-f]{64})\\.").Groups[1].Value;
+    }
+
+    [Fact]
+    public async Task AfterTheReboot_AFailingHealthCheck_RollsTheSysrootBackTo22_AndReportsFailed()
+    {
+        using var tmp = new TempDirectory("agent");
+        var sysroot = MakeSysroot(tmp);
+        var c22 = CommitBootable(tmp, sysroot, 22);
+        var c42 = CommitBootable(tmp, sysroot, 42);
+        OstreeCli.Run("admin", "--sysroot=" + sysroot, "deploy", "--os=lmp", c22);
+        // What the agent leaves behind when it staged 42 and rebooted: 42 deployed as the default, the pending record.
+        OstreeCli.Run("admin", "--sysroot=" + sysroot, "deploy", "--os=lmp", c42);
+        Assert.Equal(c42, DefaultDeployment(sysroot));
+        var (f, _, _) = FleetKit.Create();
+        using var _f = f;
+        var server = f.StartKestrel();
+        using var admin = new HttpClient { BaseAddress = server };
+        admin.DefaultRequestHeaders.Authorization = new("Bearer", Infrastructure.OtaServerFactory.AdminToken);
+        var token = await admin.CreateDeviceAsync("dev-1", "hw1", "production");
+        var config = Config(tmp, sysroot, server) with { HealthCheckCommand = "echo 'app did not start' >&2; exit 3" };
+        Directory.CreateDirectory(config.StateDir);
+        await File.WriteAllTextAsync(config.TokenPath, token);
+        await File.WriteAllTextAsync(Path.Combine(config.StateDir, "pending.json"), $"{{\"version\":42,\"commit\":\"{c42}\",\"previousCommit\":\"{c22}\"}}");
+
+        try
+        {
+            var log = new StringWriter();
+            using (var agent = new OtaAgent.Agent(config, log))
+                Assert.Equal(CycleOutcome.Failed, await agent.RunOnceAsync(CancellationToken.None));
+
+            Assert.Equal(c22, DefaultDeployment(sysroot));
+            Assert.True(File.Exists(tmp.Combine("rebooted")), "the agent reboots into 22");
+            Assert.Equal(0, OstreeCli.TryRun("--repo=" + config.RepoPath, "fsck").ExitCode);
+            var history = (await admin.GetFromJsonAsync<JsonElement>("api/v1/devices/dev-1/updates")).EnumerateArray().ToArray();
+            Assert.Equal(["rebooted", "failed"], history.Select(e => e.GetProperty("step").GetString()));
+            Assert.Contains("health check failed (exit 3): app did not start", history[1].GetProperty("detail").GetString());
+        }
+        finally
+        {
+            foreach (var d in Directory.EnumerateDirectories(Path.Combine(sysroot, "ostree", "deploy", "lmp", "deploy")))
+                OstreeCli.Exec("chattr", "-i", d);
+        }
+    }
 }
