@@ -129,6 +129,8 @@ internal sealed class Agent(AgentConfig config, TextWriter log) : IDisposable
             var reason = pending.RolledBack ? "health check failed; rolled back" : "rolled back: the device booted its previous deployment";
             await ReportAsync("failed", target, null, reason, ct);
             File.Delete(PendingPath);
+            // The check-in carries the outcome to the wave (its health gate counts it).
+            await CheckInAsync(current, ct, new LastUpdate(pending.Version, "failed", reason));
             return CycleOutcome.Failed;
         }
         await ReportAsync("rebooted", target, null, null, ct);
@@ -147,12 +149,15 @@ internal sealed class Agent(AgentConfig config, TextWriter log) : IDisposable
                 }
                 File.Delete(PendingPath);
                 await ReportAsync("failed", target, null, reason + "; rolled back", ct);
+                await CheckInAsync(pending.PreviousCommit.Length == 64 ? pending.PreviousCommit : null, ct,
+                    new LastUpdate(pending.Version, "failed", (reason + "; rolled back") is { Length: > 2000 } r ? r[..2000] : reason + "; rolled back"));
                 await Ostree.ShellAsync(config.RebootCommand, ct);
                 return CycleOutcome.Failed;
             }
         }
         File.Delete(PendingPath);
         await ReportAsync("ok", target, null, null, ct);
+        await CheckInAsync(current, ct, new LastUpdate(pending.Version, "ok", null));
         log.WriteLine($"Version {pending.Version} is running and healthy.");
         return CycleOutcome.Updated;
     }
@@ -197,9 +202,9 @@ internal sealed class Agent(AgentConfig config, TextWriter log) : IDisposable
         _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", created.Token);
     }
 
-    private async Task<CheckinResponse> CheckInAsync(string? current, CancellationToken ct)
+    private async Task<CheckinResponse> CheckInAsync(string? current, CancellationToken ct, LastUpdate? lastUpdate = null)
     {
-        using var response = await _http.PostAsJsonAsync("api/v1/devices/checkin", new CheckinRequest(config.HardwareId!, config.Tag!, current), AgentJson.Default.CheckinRequest, ct);
+        using var response = await _http.PostAsJsonAsync("api/v1/devices/checkin", new CheckinRequest(config.HardwareId!, config.Tag!, current, lastUpdate), AgentJson.Default.CheckinRequest, ct);
         if (!response.IsSuccessStatusCode)
             throw new ServerAnswerException($"check-in answered {(int)response.StatusCode}");
         var answer = await response.Content.ReadFromJsonAsync(AgentJson.Default.CheckinResponse, ct) ?? throw new ServerAnswerException("check-in answered JSON null");

@@ -64,7 +64,8 @@ internal sealed record PendingUpdate(long Version, string Commit, string Previou
 internal sealed record RegisterRequest(string RegistrationToken, string Name, string? HardwareId, string? Tag);
 internal sealed record RegisterDevice(string Name);
 internal sealed record RegisterResponse(RegisterDevice Device, string Token);
-internal sealed record CheckinRequest(string HardwareId, string Tag, string? CurrentCommit);
+internal sealed record LastUpdate(long Version, string Result, string? Detail);
+internal sealed record CheckinRequest(string HardwareId, string Tag, string? CurrentCommit, LastUpdate? LastUpdate = null);
 internal sealed record CheckinTarget(long Version, string Commit, string Ref, string RepositoryUrl);
 internal sealed record CheckinDelta(bool Available, long? From, string? FromCommit, long Size);
 internal sealed record CheckinResponse(bool UpdateAvailable, long? CurrentVersion, CheckinTarget? Target, CheckinDelta? Delta);

@@ -24,6 +24,7 @@ namespace OtaAgent
                 switch (args[0])
                 {
                     case "status":
+                        // The deployments, default (next boot) first.
                         foreach (var (commit, booted) in await Ostree.DeploymentsAsync(config.Sysroot, config.OsName!, ct))
                             await stdout.WriteLineAsync($"{commit}{(booted ? " (booted)" : "")}");
                         var pending = Path.Combine(config.StateDir, "pending.json");
