@@ -88,6 +88,7 @@ internal sealed class Agent(AgentConfig config, TextWriter log) : IDisposable
             var detail = $"needs {required} bytes (update {required - config.FreeSpaceMarginBytes} + margin {config.FreeSpaceMarginBytes}), {free} free on {config.RepoPath}";
             log.WriteLine("No space: " + detail);
             await ReportAsync("no-space", target, required, detail, ct);
+            await CheckInAsync(current, ct, new LastUpdate(target.Version, "no-space", detail));
             return CycleOutcome.NoSpace;
         }
 

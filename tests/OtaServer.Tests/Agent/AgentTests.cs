@@ -209,3 +209,36 @@ public sealed class AgentTests
         }
     }
 }
+
+public sealed class WaveNoSpaceTests
+{
+    [Fact]
+    public async Task WaveTotals_CountNoSpaceApartFromFailures()
+    {
+        var (f, content, deltas) = FleetKit.Create();
+        using var _f = f;
+        var server = f.StartKestrel();
+        using var admin = new HttpClient { BaseAddress = server };
+        admin.DefaultRequestHeaders.Authorization = new("Bearer", Infrastructure.OtaServerFactory.AdminToken);
+        await admin.CreateTargetAsync(22, content.AddCommit(22), tags: ["production"]);
+        await admin.CreateTargetAsync(42, content.AddCommit(42));
+        var tokens = new Dictionary<string, string>();
+        foreach (var name in new[] { "full", "broken" })
+        {
+            tokens[name] = await admin.CreateDeviceAsync(name, "hw1");
+            await f.CheckInAsync(tokens[name], "hw1", "production", FleetKit.Commit(22));
+        }
+        deltas.Deltas[(FleetKit.Commit(22), FleetKit.Commit(42))] = new("main", FleetKit.Commit(22), FleetKit.Commit(42), 1, 1, 1, 0, 0, 1, 0, "fake", DateTimeOffset.UtcNow);
+        Assert.Equal(0, (await FleetKit.OtactlAsync(server, "waves", "init", "w", "42", "production")).Exit);
+        Assert.Equal(0, (await FleetKit.OtactlAsync(server, "waves", "rollout", "w", "--devices", "full,broken")).Exit);
+        foreach (var (name, result) in new[] { ("full", "no-space"), ("broken", "failed") })
+        {
+            using var device = new HttpClient { BaseAddress = server };
+            device.DefaultRequestHeaders.Authorization = new("Bearer", tokens[name]);
+            await device.PostOkAsync("api/v1/devices/checkin", new { hardwareId = "hw1", tag = "production", currentCommit = FleetKit.Commit(22), lastUpdate = new { version = 42, result } });
+        }
+        var totals = (await admin.GetFromJsonAsync<JsonElement>("api/v1/waves/w")).GetProperty("totals");
+        Assert.Equal(1, totals.GetProperty("noSpace").GetInt32());
+        Assert.Equal(1, totals.GetProperty("failed").GetInt32());
+    }
+}
