@@ -10,6 +10,7 @@ internal static class DevicesCommands
     {
         var devices = new Command("devices", "Devices and their tokens");
         devices.Subcommands.Add(List(ctx));
+        devices.Subcommands.Add(Show(ctx));
         devices.Subcommands.Add(CreateDevice(ctx));
         devices.Subcommands.Add(Delete(ctx));
         devices.Subcommands.Add(RegistrationToken(ctx));
@@ -33,6 +34,28 @@ internal static class DevicesCommands
             var list = await api.GetAsync<List<DeviceInfo>>("api/v1/devices" + (query.Count > 0 ? "?" + string.Join('&', query) : ""), ct);
             Table.Write(ctx.Out, ["NAME", "HARDWARE ID", "TAG", "GROUP", "VERSION", "COMMIT", "LAST SEEN"],
                 list.Select(d => new[] { d.Name, d.HardwareId ?? "-", d.Tag ?? "-", d.Group ?? "-", Table.Num(d.CurrentVersion), Table.Short(d.CurrentCommit), Table.Time(d.LastSeen) }));
+            return ExitCodes.Ok;
+        }, ct));
+        return cmd;
+    }
+
+    private static Command Show(CliContext ctx)
+    {
+        var name = new Argument<string>("NAME");
+        var cmd = new Command("show", "Prints a device and its update history (the steps its agent reported)") { name };
+        cmd.SetAction((parse, ct) => ctx.RunAsync(parse, async (api, ct) =>
+        {
+            var path = "api/v1/devices/" + Uri.EscapeDataString(parse.GetValue(name)!);
+            var d = await api.GetAsync<DeviceInfo>(path, ct);
+            ctx.Out.WriteLine($"Device {d.Name}: hardware {d.HardwareId ?? "-"}, tag {d.Tag ?? "-"}, group {d.Group ?? "-"}, version {Table.Num(d.CurrentVersion)} ({Table.Short(d.CurrentCommit)}), last seen {Table.Time(d.LastSeen)}");
+            var history = await api.GetAsync<List<DeviceUpdateInfo>>(path + "/updates", ct);
+            if (history.Count == 0)
+            {
+                ctx.Out.WriteLine("No update reported yet.");
+                return ExitCodes.Ok;
+            }
+            Table.Write(ctx.Out, ["TIME", "STEP", "VERSION", "COMMIT", "BYTES", "DETAIL"],
+                history.Select(u => new[] { Table.Time(u.ReportedAt), u.Step, Table.Num(u.TargetVersion), Table.Short(u.TargetCommit), Table.Num(u.Bytes), u.Detail ?? "" }));
             return ExitCodes.Ok;
         }, ct));
         return cmd;

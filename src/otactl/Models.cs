@@ -35,6 +35,8 @@ public sealed record CreateDeviceRequest(string Name, string? HardwareId, string
 
 public sealed record DeviceCreated(DeviceInfo Device, string Token);
 
+public sealed record DeviceUpdateInfo(string Step, long? TargetVersion, string? TargetCommit, long? Bytes, string? Detail, DateTimeOffset ReportedAt);
+
 public sealed record CreateRegistrationTokenRequest(string? Tag, string? HardwareId, int? Uses, double? ExpiresInHours);
 
 public sealed record RegistrationTokenCreated(string Token, string? Tag, string? HardwareId, int Uses, DateTimeOffset ExpiresAt);
@@ -87,6 +89,7 @@ public sealed record RefMoveRequest(string Commit, string? Expected, bool Force)
 [JsonSerializable(typeof(List<JobSummary>))]
 [JsonSerializable(typeof(DeviceInfo))]
 [JsonSerializable(typeof(List<DeviceInfo>))]
+[JsonSerializable(typeof(List<DeviceUpdateInfo>))]
 [JsonSerializable(typeof(CreateDeviceRequest))]
 [JsonSerializable(typeof(DeviceCreated))]
 [JsonSerializable(typeof(UpdateDeviceRequest))]

@@ -81,8 +81,8 @@ internal static class DevicesEndpoints
             return Problems.BadRequest($"'tag' is required: {Names.TagRule} (got '{req.Tag}').");
         if (req.CurrentCommit is not null && !Names.IsCommit(req.CurrentCommit))
             return Problems.BadRequest($"'currentCommit' must be 64 lowercase hex characters (got '{req.CurrentCommit}').");
-        if (req.LastUpdate is { } report && (report.Version is null || report.Result is not ("ok" or "failed") || report.Detail is { Length: > 2000 }))
-            return Problems.BadRequest("'lastUpdate' needs 'version' and 'result' (\"ok\" or \"failed\"), and an optional 'detail' of at most 2000 characters.");
+        if (req.LastUpdate is { } report && (report.Version is null || report.Result is not ("ok" or "failed" or "no-space") || report.Detail is { Length: > 2000 }))
+            return Problems.BadRequest("'lastUpdate' needs 'version' and 'result' (\"ok\", \"failed\" or \"no-space\"), and an optional 'detail' of at most 2000 characters.");
         var publicUrl = http.HttpContext.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<OtaServer.Configuration.OtaServerOptions>>().Value.PublicUrl;
         var baseUrl = publicUrl is { Length: > 0 } ? publicUrl.TrimEnd('/') + "/repos/" : $"{http.Scheme}://{http.Host}{http.PathBase}/repos/";
         return TypedResults.Ok(await checkins.CheckInAsync(device, req, baseUrl, ct));

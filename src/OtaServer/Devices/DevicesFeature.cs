@@ -21,6 +21,7 @@ public static class DevicesFeature
     public static IEndpointRouteBuilder MapDevices(this IEndpointRouteBuilder app)
     {
         DevicesEndpoints.Map(app);
+        UpdateReportsEndpoints.Map(app);
         return app;
     }
 }

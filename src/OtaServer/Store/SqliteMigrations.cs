@@ -103,6 +103,18 @@ internal static class SqliteMigrations
             requested_at INTEGER NOT NULL,
             done_at INTEGER);
         """,
+        """
+        CREATE TABLE device_updates(
+            id INTEGER PRIMARY KEY,
+            device TEXT NOT NULL REFERENCES devices(name) ON DELETE CASCADE,
+            step TEXT NOT NULL,
+            target_version INTEGER,
+            target_commit TEXT,
+            bytes INTEGER,
+            detail TEXT,
+            reported_at INTEGER NOT NULL);
+        CREATE INDEX device_updates_device ON device_updates(device, id);
+        """,
     ];
 
     public static int LatestVersion => Scripts.Length;

@@ -17,6 +17,7 @@ public static class StoreFeature
         services.AddSingleton<IFleetStore, SqliteFleetStore>();
         services.AddSingleton<IJobStore, SqliteJobStore>();
         services.AddSingleton<IWaveStore, SqliteWaveStore>();
+        services.AddSingleton<IUpdateHistoryStore, SqliteUpdateHistoryStore>();
         return services;
     }
 

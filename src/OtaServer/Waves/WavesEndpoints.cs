@@ -38,7 +38,8 @@ public sealed record RolloutRequest(string? Group = null, IReadOnlyList<string>?
 
 public sealed record RolloutResponse(string Wave, bool DryRun, int Step, IReadOnlyList<string> Devices, WaveStatus Status);
 
-public sealed record WaveTotals(int InScope, int Scheduled, int Updated, int Failed, int NotYetSeen);
+/// <summary>NoSpace: devices that refused the update for lack of free space (not counted as failures by the health gate).</summary>
+public sealed record WaveTotals(int InScope, int Scheduled, int Updated, int Failed, int NotYetSeen, int NoSpace = 0);
 
 /// <summary>A device in the wave's scope with an operator's rollback order (pending or done).</summary>
 public sealed record WaveRollback(string Device, long Version, string State, DateTimeOffset RequestedAt);
@@ -173,6 +174,8 @@ internal static class WavesEndpoints
                     counter.Updated++;
                 else if (wd.Result == "failed")
                     counter.Failed++;
+                else if (wd.Result == "no-space")
+                    counter.NoSpace++;
                 if (d.LastSeen is null || d.LastSeen < wd.ScheduledAt)
                     counter.NotYetSeen++;
             }
@@ -182,9 +185,9 @@ internal static class WavesEndpoints
 
     private sealed class Counter
     {
-        public int InScope, Scheduled, Updated, Failed, NotYetSeen;
+        public int InScope, Scheduled, Updated, Failed, NotYetSeen, NoSpace;
 
-        public WaveTotals ToTotals() => new(InScope, Scheduled, Updated, Failed, NotYetSeen);
+        public WaveTotals ToTotals() => new(InScope, Scheduled, Updated, Failed, NotYetSeen, NoSpace);
     }
 
     private static async Task<Results<Ok<RolloutResponse>, ProblemHttpResult>> RolloutAsync(
