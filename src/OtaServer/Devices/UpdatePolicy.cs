@@ -12,8 +12,12 @@ internal sealed record OfferDecision(Target? Target, bool UpdateAvailable, Devic
 /// lower than the one it runs, unless an operator ordered a rollback for it (<see cref="OrderRollbackAsync"/>).
 /// Rollback orders are kept in memory for the check-in path; every change goes through this class.
 /// </summary>
-internal sealed class UpdatePolicy(IFleetStore store, TimeProvider time)
+internal sealed class UpdatePolicy(IFleetStore store, IUpdateHistoryStore history, TimeProvider time)
 {
+    /// <summary>History steps written by the server (the device reports the others).</summary>
+    public const string RollbackOrderedStep = "rollback-ordered";
+    public const string RollbackWithdrawnStep = "rollback-withdrawn";
+
     private readonly SemaphoreSlim _load = new(1, 1);
     private volatile ConcurrentDictionary<string, DeviceRollback>? _rollbacks;
 
@@ -48,6 +52,8 @@ internal sealed class UpdatePolicy(IFleetStore store, TimeProvider time)
         if (!await store.SetRollbackAsync(rollback, cancellationToken))
             return null;
         map[device] = rollback;
+        // The operator's order is part of the device's update history, beside the steps the device reports.
+        await history.AddAsync(device, RollbackOrderedStep, target.Version, target.Commit, null, reason, rollback.RequestedAt, cancellationToken);
         return rollback;
     }
 
@@ -56,7 +62,10 @@ internal sealed class UpdatePolicy(IFleetStore store, TimeProvider time)
     {
         var map = await RollbacksAsync(cancellationToken);
         map.TryRemove(device, out _);
-        return await store.ClearRollbackAsync(device, cancellationToken);
+        if (!await store.ClearRollbackAsync(device, cancellationToken))
+            return false;
+        await history.AddAsync(device, RollbackWithdrawnStep, null, null, null, null, time.GetUtcNow(), cancellationToken);
+        return true;
     }
 
     /// <summary>Drops a deleted device's order from memory (the store cascades).</summary>

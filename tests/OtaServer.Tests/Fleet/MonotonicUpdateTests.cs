@@ -93,6 +93,12 @@ public sealed class MonotonicUpdateTests
         shown = await admin.GetFromJsonAsync<JsonElement>("api/v1/devices/b1");
         Assert.Equal("done", shown.GetProperty("rollback").GetProperty("state").GetString());
         Assert.Equal(41, shown.GetProperty("currentVersion").GetInt64());
+        // The order is in the device's update history (API and otactl devices show).
+        var history = await admin.GetFromJsonAsync<JsonElement>("api/v1/devices/b1/updates");
+        Assert.Contains(history.EnumerateArray(), e => e.GetProperty("step").GetString() == "rollback-ordered" &&
+            e.GetProperty("targetVersion").GetInt64() == 41 && e.GetProperty("detail").GetString() == "42 drains the battery");
+        var (_, showOut, _) = await FleetKit.OtactlAsync(server, "devices", "show", "b1");
+        Assert.Contains("rollback-ordered", showOut);
         var (_, waveOut, _) = await FleetKit.OtactlAsync(server, "waves", "status", "w43");
         Assert.Contains("Rollback: b1 to version 41 (done", waveOut);
         var waveStatus = await admin.GetFromJsonAsync<JsonElement>("api/v1/waves/w43");
