@@ -22,6 +22,8 @@ public static class Cli
         root.Subcommands.Add(JobsCommands.Create(ctx));
         root.Subcommands.Add(WavesCommands.Create(ctx));
         var config = new InvocationConfiguration { Output = stdout, Error = stderr };
-        return await root.Parse(args).InvokeAsync(config, cancellationToken);
+        // '@FILE' is ours (waves rollout --devices @FILE, as in fioctl), not a System.CommandLine response file.
+        var parser = new ParserConfiguration { ResponseFileTokenReplacer = null };
+        return await root.Parse(args, parser).InvokeAsync(config, cancellationToken);
     }
 }

@@ -43,7 +43,11 @@ public sealed record WaveTotals(int InScope, int Scheduled, int Updated, int Fai
 /// <summary>A device in the wave's scope with an operator's rollback order (pending or done).</summary>
 public sealed record WaveRollback(string Device, long Version, string State, DateTimeOffset RequestedAt);
 
-public sealed record WaveStatusResponse(WaveDto Wave, WaveTotals Totals, IReadOnlyDictionary<string, WaveTotals> Groups, IReadOnlyList<WaveRollback> Rollbacks);
+/// <summary>One rollout step of a wave: when it was scheduled and how many devices it added.</summary>
+public sealed record WaveStep(int Step, DateTimeOffset ScheduledAt, int Devices);
+
+public sealed record WaveStatusResponse(WaveDto Wave, WaveTotals Totals, IReadOnlyDictionary<string, WaveTotals> Groups, IReadOnlyList<WaveRollback> Rollbacks,
+    IReadOnlyList<WaveStep> History);
 
 /// <summary>Waves: staged rollouts of a target to the devices of a tag, gated on deltas and on device health.</summary>
 internal static class WavesEndpoints
@@ -177,7 +181,9 @@ internal static class WavesEndpoints
                     counter.NotYetSeen++;
             }
         }
-        return TypedResults.Ok(new WaveStatusResponse(WaveDto.From(wave), all.ToTotals(), groups.ToDictionary(kv => kv.Key, kv => kv.Value.ToTotals()), rollbacks));
+        var history = scheduled.Values.GroupBy(d => d.Step).OrderBy(s => s.Key)
+            .Select(s => new WaveStep(s.Key, s.Min(d => d.ScheduledAt), s.Count())).ToList();
+        return TypedResults.Ok(new WaveStatusResponse(WaveDto.From(wave), all.ToTotals(), groups.ToDictionary(kv => kv.Key, kv => kv.Value.ToTotals()), rollbacks, history));
     }
 
     private sealed class Counter
