@@ -47,6 +47,15 @@ public interface IWaveStore
 
     Task<IReadOnlyList<WaveDevice>> ListWaveDevicesAsync(string wave, CancellationToken cancellationToken);
 
+    /// <summary>A group rolled out whole at <paramref name="step"/>: devices that join it later are scheduled at that step when they check in.</summary>
+    Task AddWaveGroupAsync(string wave, string group, int step, CancellationToken cancellationToken);
+
+    /// <summary>The groups a wave follows, with the step that rolled each out.</summary>
+    Task<IReadOnlyDictionary<string, int>> ListWaveGroupsAsync(string wave, CancellationToken cancellationToken);
+
+    /// <summary>Schedules one device at an existing step (a device that joined a followed group). False when it was in the wave already.</summary>
+    Task<bool> AddWaveDeviceAtStepAsync(string wave, string device, int step, DateTimeOffset now, CancellationToken cancellationToken);
+
     /// <summary>Records the outcome a device reported (<c>ok</c> or <c>failed</c>).</summary>
     Task RecordResultAsync(string wave, string device, string result, string? detail, DateTimeOffset at, CancellationToken cancellationToken);
 }

@@ -103,6 +103,13 @@ internal static class SqliteMigrations
             requested_at INTEGER NOT NULL,
             done_at INTEGER);
         """,
+        """
+        CREATE TABLE wave_groups(
+            wave TEXT NOT NULL REFERENCES waves(name) ON DELETE CASCADE,
+            grp TEXT NOT NULL,
+            step INTEGER NOT NULL,
+            PRIMARY KEY(wave, grp));
+        """,
     ];
 
     public static int LatestVersion => Scripts.Length;

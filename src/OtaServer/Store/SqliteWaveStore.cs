@@ -73,6 +73,32 @@ internal sealed class SqliteWaveStore(SqliteDatabase db) : IWaveStore
         return Task.FromResult<IReadOnlyList<WaveDevice>>(list);
     }
 
+    public Task AddWaveGroupAsync(string wave, string group, int step, CancellationToken cancellationToken)
+    {
+        using var lease = db.Rent();
+        using var cmd = lease.Command("INSERT INTO wave_groups(wave, grp, step) VALUES($wave, $grp, $step) ON CONFLICT DO NOTHING");
+        cmd.With("$wave", wave).With("$grp", group).With("$step", step).ExecuteNonQuery();
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyDictionary<string, int>> ListWaveGroupsAsync(string wave, CancellationToken cancellationToken)
+    {
+        using var lease = db.Rent();
+        using var cmd = lease.Command("SELECT grp, step FROM wave_groups WHERE wave = $wave");
+        using var r = cmd.With("$wave", wave).ExecuteReader();
+        var groups = new Dictionary<string, int>(StringComparer.Ordinal);
+        while (r.Read())
+            groups[r.GetString(0)] = r.GetInt32(1);
+        return Task.FromResult<IReadOnlyDictionary<string, int>>(groups);
+    }
+
+    public Task<bool> AddWaveDeviceAtStepAsync(string wave, string device, int step, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        using var lease = db.Rent();
+        using var cmd = lease.Command("INSERT INTO wave_devices(wave, device, step, scheduled_at) VALUES($wave, $device, $step, $now) ON CONFLICT DO NOTHING");
+        return Task.FromResult(cmd.With("$wave", wave).With("$device", device).With("$step", step).With("$now", now.ToDb()).ExecuteNonQuery() > 0);
+    }
+
     public Task RecordResultAsync(string wave, string device, string result, string? detail, DateTimeOffset at, CancellationToken cancellationToken)
     {
         using var lease = db.Rent();

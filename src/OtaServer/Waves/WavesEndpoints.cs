@@ -63,7 +63,7 @@ internal static class WavesEndpoints
         g.MapGet("", ListAsync).WithName("ListWaves");
         g.MapGet("{name}", StatusAsync).WithName("GetWave").WithSummary("The wave with totals overall and per group.");
         g.MapPost("{name}/rollout", RolloutAsync).WithName("RolloutWave")
-            .WithSummary("Schedules devices (group, devices, limit or percentage; dryRun lists them). Prefers recently seen devices.")
+            .WithSummary("Schedules devices (group, devices, limit or percentage; dryRun lists them). Prefers recently seen devices. A group alone is followed: devices that join it later are scheduled when they check in.")
             .Accepts<RolloutRequest>("application/json");
         g.MapPost("{name}/complete", CompleteAsync).WithName("CompleteWave").WithSummary("Tags the target for everyone on the tag.");
         g.MapPost("{name}/cancel", CancelAsync).WithName("CancelWave").WithSummary("Stops the wave: scheduled devices that have not updated go back to the tag's target.");
@@ -250,8 +250,12 @@ internal static class WavesEndpoints
                 status = WaveStatus.Holding;
                 await store.SetWaveStatusAsync(name, status, $"Step {step} scheduled {selected.Count} device(s): resume to continue.", null, ct);
             }
-            await waves.ReloadAsync(ct);
         }
+        // A whole group (no limit or percentage) is followed: devices joining it later are scheduled at check-in (as in fioctl).
+        if (!req.DryRun && req.Group is { } followed && req.Limit is null && req.Percentage is null)
+            await store.AddWaveGroupAsync(name, followed, Math.Max(step, 1), ct);
+        if (!req.DryRun)
+            await waves.ReloadAsync(ct);
         return TypedResults.Ok(new RolloutResponse(name, req.DryRun, req.DryRun ? step + 1 : step, selected, status));
     }
 
