@@ -155,7 +155,7 @@ internal static class WavesCommands
     private static Command Show(CliContext ctx)
     {
         var name = new Argument<string>("NAME");
-        var cmd = new Command("show", "Prints a wave and its rollout history (each step: when, how many devices)") { name };
+        var cmd = new Command("show", "Prints a wave and its rollout history (each step: who, when, how many devices)") { name };
         cmd.SetAction((parse, ct) => ctx.RunAsync(parse, async (api, ct) =>
         {
             var s = await api.GetAsync<WaveStatusResponse>($"api/v1/waves/{Escape(parse.GetValue(name)!)}", ct);
@@ -164,8 +164,8 @@ internal static class WavesCommands
                 (w.FinishedAt is { } f ? $", finished {Table.Time(f)}" : ""));
             if (w.StatusReason is { } reason)
                 ctx.Out.WriteLine("  " + reason);
-            Table.Write(ctx.Out, ["STEP", "SCHEDULED AT", "DEVICES"],
-                (s.History ?? []).Select(h => new[] { h.Step.ToString(CultureInfo.InvariantCulture), Table.Time(h.ScheduledAt), h.Devices.ToString(CultureInfo.InvariantCulture) }));
+            Table.Write(ctx.Out, ["STEP", "BY", "SCHEDULED AT", "DEVICES"],
+                (s.History ?? []).Select(h => new[] { h.Step.ToString(CultureInfo.InvariantCulture), h.By ?? "-", Table.Time(h.ScheduledAt), h.Devices.ToString(CultureInfo.InvariantCulture) }));
             return ExitCodes.Ok;
         }, ct));
         return cmd;

@@ -30,7 +30,8 @@ public sealed record Wave(
     public bool IsFinal => Status is WaveStatus.Completed or WaveStatus.Cancelled;
 }
 
-public sealed record WaveDevice(string Wave, string Device, int Step, DateTimeOffset ScheduledAt, string? Result, string? Detail, DateTimeOffset? ResultAt);
+/// <summary><paramref name="ScheduledBy"/>: the token name of the operator who scheduled the step (null for devices that joined a followed group).</summary>
+public sealed record WaveDevice(string Wave, string Device, int Step, DateTimeOffset ScheduledAt, string? Result, string? Detail, DateTimeOffset? ResultAt, string? ScheduledBy = null);
 
 /// <summary>Waves (staged rollouts) and the devices scheduled in them.</summary>
 public interface IWaveStore
@@ -43,7 +44,7 @@ public interface IWaveStore
     Task SetWaveStatusAsync(string name, WaveStatus status, string? reason, DateTimeOffset? finishedAt, CancellationToken cancellationToken);
 
     /// <summary>Schedules devices as the next step of the wave (devices already in it are skipped). Returns how many were added.</summary>
-    Task<int> AddWaveDevicesAsync(string wave, IReadOnlyCollection<string> devices, DateTimeOffset now, CancellationToken cancellationToken);
+    Task<int> AddWaveDevicesAsync(string wave, IReadOnlyCollection<string> devices, DateTimeOffset now, string? by, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<WaveDevice>> ListWaveDevicesAsync(string wave, CancellationToken cancellationToken);
 

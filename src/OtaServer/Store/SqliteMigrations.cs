@@ -109,6 +109,7 @@ internal static class SqliteMigrations
             grp TEXT NOT NULL,
             step INTEGER NOT NULL,
             PRIMARY KEY(wave, grp));
+        ALTER TABLE wave_devices ADD COLUMN scheduled_by TEXT;
         """,
     ];
 

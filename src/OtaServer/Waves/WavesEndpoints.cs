@@ -43,8 +43,8 @@ public sealed record WaveTotals(int InScope, int Scheduled, int Updated, int Fai
 /// <summary>A device in the wave's scope with an operator's rollback order (pending or done).</summary>
 public sealed record WaveRollback(string Device, long Version, string State, DateTimeOffset RequestedAt);
 
-/// <summary>One rollout step of a wave: when it was scheduled and how many devices it added.</summary>
-public sealed record WaveStep(int Step, DateTimeOffset ScheduledAt, int Devices);
+/// <summary>One rollout step of a wave: who scheduled it (token name), when, and how many devices it holds (with later group joiners).</summary>
+public sealed record WaveStep(int Step, string? By, DateTimeOffset ScheduledAt, int Devices);
 
 public sealed record WaveStatusResponse(WaveDto Wave, WaveTotals Totals, IReadOnlyDictionary<string, WaveTotals> Groups, IReadOnlyList<WaveRollback> Rollbacks,
     IReadOnlyList<WaveStep> History);
@@ -182,7 +182,7 @@ internal static class WavesEndpoints
             }
         }
         var history = scheduled.Values.GroupBy(d => d.Step).OrderBy(s => s.Key)
-            .Select(s => new WaveStep(s.Key, s.Min(d => d.ScheduledAt), s.Count())).ToList();
+            .Select(s => new WaveStep(s.Key, s.Select(d => d.ScheduledBy).FirstOrDefault(b => b is not null), s.Min(d => d.ScheduledAt), s.Count())).ToList();
         return TypedResults.Ok(new WaveStatusResponse(WaveDto.From(wave), all.ToTotals(), groups.ToDictionary(kv => kv.Key, kv => kv.Value.ToTotals()), rollbacks, history));
     }
 
@@ -194,7 +194,8 @@ internal static class WavesEndpoints
     }
 
     private static async Task<Results<Ok<RolloutResponse>, ProblemHttpResult>> RolloutAsync(
-        string name, HttpRequest http, WaveCatalog waves, IWaveStore store, IFleetStore fleet, TargetCatalog targets, TimeProvider time, CancellationToken ct)
+        string name, HttpRequest http, System.Security.Claims.ClaimsPrincipal user, WaveCatalog waves, IWaveStore store, IFleetStore fleet, TargetCatalog targets,
+        TimeProvider time, CancellationToken ct)
     {
         var (req, problem) = await JsonBody.ReadAsync<RolloutRequest>(http, ct);
         if (problem is not null)
@@ -243,7 +244,7 @@ internal static class WavesEndpoints
         var status = wave.Status;
         if (!req.DryRun && selected.Count > 0)
         {
-            await store.AddWaveDevicesAsync(name, selected, time.GetUtcNow(), ct);
+            await store.AddWaveDevicesAsync(name, selected, time.GetUtcNow(), user.Identity?.Name, ct);
             step++;
             if (wave.PauseAfterStep)
             {

@@ -59,6 +59,7 @@ public sealed class WaveCliParityTests : IDisposable
         Assert.Equal(2, steps.Count);
         Assert.Equal(["1", "2"], steps.Select(s => s[0]));
         Assert.Equal(["2", "1"], steps.Select(s => s[^1]));
+        Assert.Equal(["admin", "admin"], steps.Select(s => s[1]));
 
         Assert.Equal(0, (await FleetKit.OtactlAsync(server, "waves", "cancel", "w")).Exit);
         var closed = await FleetKit.OtactlAsync(server, "waves", "status");

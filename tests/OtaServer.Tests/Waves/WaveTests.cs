@@ -70,6 +70,7 @@ public sealed class WaveTests
         var history = (await admin.GetFromJsonAsync<JsonElement>("/api/v1/waves/w42")).GetProperty("history");
         Assert.Equal(1, history.GetArrayLength());
         Assert.Equal(3, history[0].GetProperty("devices").GetInt32());
+        Assert.Equal("admin", history[0].GetProperty("by").GetString());
 
         // A percentage of a group is a one-off choice: a device joining prod later is not followed.
         await admin.PostOkAsync("/api/v1/waves/w42/rollout", new { group = "prod", percentage = 10 });
