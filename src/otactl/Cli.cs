@@ -22,7 +22,8 @@ public static class Cli
         root.Subcommands.Add(JobsCommands.Create(ctx));
         root.Subcommands.Add(WavesCommands.Create(ctx));
         var config = new InvocationConfiguration { Output = stdout, Error = stderr };
-        var parse = root.Parse(args);
+        // '@FILE' is ours (waves rollout --devices @FILE, as in fioctl), not a System.CommandLine response file.
+        var parse = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parse.Errors.Count > 0)
         {
             // A usage mistake: the reasons in a few lines and exit 2, not a wall of help and 1 ("operation failed").

@@ -53,7 +53,10 @@ public sealed record WaveTotals(int InScope, int Scheduled, int Updated, int Fai
 
 public sealed record WaveRollback(string Device, long Version, string State, DateTimeOffset RequestedAt);
 
-public sealed record WaveStatusResponse(WaveInfo Wave, WaveTotals Totals, IReadOnlyDictionary<string, WaveTotals> Groups, IReadOnlyList<WaveRollback>? Rollbacks = null);
+public sealed record WaveStep(int Step, string? By, DateTimeOffset ScheduledAt, int Devices);
+
+public sealed record WaveStatusResponse(WaveInfo Wave, WaveTotals Totals, IReadOnlyDictionary<string, WaveTotals> Groups, IReadOnlyList<WaveRollback>? Rollbacks = null,
+    IReadOnlyList<WaveStep>? History = null);
 
 public sealed record UpdateDeviceRequest(string? Group);
 

@@ -115,6 +115,14 @@ internal static class SqliteMigrations
             reported_at INTEGER NOT NULL);
         CREATE INDEX device_updates_device ON device_updates(device, id);
         """,
+        """
+        CREATE TABLE wave_groups(
+            wave TEXT NOT NULL REFERENCES waves(name) ON DELETE CASCADE,
+            grp TEXT NOT NULL,
+            step INTEGER NOT NULL,
+            PRIMARY KEY(wave, grp));
+        ALTER TABLE wave_devices ADD COLUMN scheduled_by TEXT;
+        """,
     ];
 
     public static int LatestVersion => Scripts.Length;

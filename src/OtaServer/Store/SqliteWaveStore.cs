@@ -37,7 +37,7 @@ internal sealed class SqliteWaveStore(SqliteDatabase db) : IWaveStore
         return Task.CompletedTask;
     }
 
-    public Task<int> AddWaveDevicesAsync(string wave, IReadOnlyCollection<string> devices, DateTimeOffset now, CancellationToken cancellationToken)
+    public Task<int> AddWaveDevicesAsync(string wave, IReadOnlyCollection<string> devices, DateTimeOffset now, string? by, CancellationToken cancellationToken)
     {
         using var lease = db.Rent();
         using var tx = lease.Connection.BeginTransaction();
@@ -47,10 +47,10 @@ internal sealed class SqliteWaveStore(SqliteDatabase db) : IWaveStore
             bump.Transaction = tx;
             step = (long)bump.With("$name", wave).ExecuteScalar()!;
         }
-        using var cmd = lease.Command("INSERT INTO wave_devices(wave, device, step, scheduled_at) VALUES($wave, $device, $step, $now) ON CONFLICT DO NOTHING");
+        using var cmd = lease.Command("INSERT INTO wave_devices(wave, device, step, scheduled_at, scheduled_by) VALUES($wave, $device, $step, $now, $by) ON CONFLICT DO NOTHING");
         cmd.Transaction = tx;
         var pd = cmd.Parameters.Add("$device", SqliteType.Text);
-        cmd.With("$wave", wave).With("$step", step).With("$now", now.ToDb());
+        cmd.With("$wave", wave).With("$step", step).With("$now", now.ToDb()).With("$by", by);
         cmd.Prepare();
         var added = 0;
         foreach (var d in devices)
@@ -65,12 +65,38 @@ internal sealed class SqliteWaveStore(SqliteDatabase db) : IWaveStore
     public Task<IReadOnlyList<WaveDevice>> ListWaveDevicesAsync(string wave, CancellationToken cancellationToken)
     {
         using var lease = db.Rent();
-        using var cmd = lease.Command("SELECT wave, device, step, scheduled_at, result, detail, result_at FROM wave_devices WHERE wave = $wave ORDER BY step, device");
+        using var cmd = lease.Command("SELECT wave, device, step, scheduled_at, result, detail, result_at, scheduled_by FROM wave_devices WHERE wave = $wave ORDER BY step, device");
         using var r = cmd.With("$wave", wave).ExecuteReader();
         var list = new List<WaveDevice>();
         while (r.Read())
-            list.Add(new WaveDevice(r.GetString(0), r.GetString(1), r.GetInt32(2), r.GetTime(3), r.GetStringOrNull(4), r.GetStringOrNull(5), r.GetTimeOrNull(6)));
+            list.Add(new WaveDevice(r.GetString(0), r.GetString(1), r.GetInt32(2), r.GetTime(3), r.GetStringOrNull(4), r.GetStringOrNull(5), r.GetTimeOrNull(6), r.GetStringOrNull(7)));
         return Task.FromResult<IReadOnlyList<WaveDevice>>(list);
+    }
+
+    public Task AddWaveGroupAsync(string wave, string group, int step, CancellationToken cancellationToken)
+    {
+        using var lease = db.Rent();
+        using var cmd = lease.Command("INSERT INTO wave_groups(wave, grp, step) VALUES($wave, $grp, $step) ON CONFLICT DO NOTHING");
+        cmd.With("$wave", wave).With("$grp", group).With("$step", step).ExecuteNonQuery();
+        return Task.CompletedTask;
+    }
+
+    public Task<IReadOnlyDictionary<string, int>> ListWaveGroupsAsync(string wave, CancellationToken cancellationToken)
+    {
+        using var lease = db.Rent();
+        using var cmd = lease.Command("SELECT grp, step FROM wave_groups WHERE wave = $wave");
+        using var r = cmd.With("$wave", wave).ExecuteReader();
+        var groups = new Dictionary<string, int>(StringComparer.Ordinal);
+        while (r.Read())
+            groups[r.GetString(0)] = r.GetInt32(1);
+        return Task.FromResult<IReadOnlyDictionary<string, int>>(groups);
+    }
+
+    public Task<bool> AddWaveDeviceAtStepAsync(string wave, string device, int step, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        using var lease = db.Rent();
+        using var cmd = lease.Command("INSERT INTO wave_devices(wave, device, step, scheduled_at) VALUES($wave, $device, $step, $now) ON CONFLICT DO NOTHING");
+        return Task.FromResult(cmd.With("$wave", wave).With("$device", device).With("$step", step).With("$now", now.ToDb()).ExecuteNonQuery() > 0);
     }
 
     public Task RecordResultAsync(string wave, string device, string result, string? detail, DateTimeOffset at, CancellationToken cancellationToken)

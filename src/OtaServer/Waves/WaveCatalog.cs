@@ -27,7 +27,7 @@ internal sealed class WaveCatalog(IWaveStore store)
             foreach (var wave in waves.Where(w => w.Status != WaveStatus.Completed).OrderBy(w => w.CreatedAt))
             {
                 var devices = await store.ListWaveDevicesAsync(wave.Name, cancellationToken);
-                byTag[wave.Tag] = new WaveView(wave, devices);
+                byTag[wave.Tag] = new WaveView(wave, devices, await store.ListWaveGroupsAsync(wave.Name, cancellationToken));
             }
             var snapshot = new WaveSnapshot(waves, byTag);
             _snapshot = snapshot;
@@ -52,9 +52,10 @@ internal sealed class WaveSnapshot(IReadOnlyList<Wave> all, Dictionary<string, W
 /// <summary>A wave and what its devices reported (updated in place as results arrive).</summary>
 internal sealed class WaveView
 {
-    public WaveView(Wave wave, IReadOnlyList<WaveDevice> devices)
+    public WaveView(Wave wave, IReadOnlyList<WaveDevice> devices, IReadOnlyDictionary<string, int> groups)
     {
         Wave = wave;
+        Groups = groups;
         foreach (var d in devices)
         {
             Scheduled.Add(d.Device);
@@ -64,6 +65,9 @@ internal sealed class WaveView
     }
 
     public Wave Wave { get; }
+
+    /// <summary>Groups rolled out whole (with their step): devices joining them later are scheduled at check-in.</summary>
+    public IReadOnlyDictionary<string, int> Groups { get; }
 
     public HashSet<string> Scheduled { get; } = new(StringComparer.Ordinal);
 

@@ -15,7 +15,7 @@ internal sealed partial class WaveCheckin(WaveCatalog waves, IWaveStore store, I
     {
         var snapshot = await waves.GetAsync(cancellationToken);
         var view = snapshot.ForTag(request.Tag!);
-        if (view is null || !view.Scheduled.Contains(device))
+        if (view is null)
             return tagTarget;
         var wave = view.Wave;
         var ofWave = WavesEndpoints.TargetsOf(wave, targets);
@@ -23,6 +23,14 @@ internal sealed partial class WaveCheckin(WaveCatalog waves, IWaveStore store, I
             ?? ofWave.FirstOrDefault(t => t.MatchesHardware(request.HardwareId));
         if (waveTarget is null)
             return tagTarget;
+        if (!view.Scheduled.Contains(device))
+        {
+            var joined = await JoinFollowedGroupAsync(device, view, cancellationToken);
+            if (joined is null)
+                return tagTarget;
+            view = joined;
+            wave = view.Wave;
+        }
 
         var now = time.GetUtcNow();
         if (view.Seen.TryAdd(device, true))
@@ -45,6 +53,24 @@ internal sealed partial class WaveCheckin(WaveCatalog waves, IWaveStore store, I
             return waveTarget;
         return wave.Status is WaveStatus.Active or WaveStatus.Holding ? waveTarget : tagTarget;
     }
+
+    /// <summary>
+    /// A device that joined a group the wave rolled out whole (<c>rollout --group</c> alone) is scheduled at
+    /// that group's step, as fioctl does. Returns the reloaded view, or null when the device stays out.
+    /// </summary>
+    private async Task<WaveView?> JoinFollowedGroupAsync(string device, WaveView view, CancellationToken cancellationToken)
+    {
+        if (view.Groups.Count == 0 || view.Wave.Status is not (WaveStatus.Active or WaveStatus.Holding))
+            return null;
+        if (await fleet.GetDeviceAsync(device, cancellationToken) is not { Group: { } group } || !view.Groups.TryGetValue(group, out var step))
+            return null;
+        await store.AddWaveDeviceAtStepAsync(view.Wave.Name, device, step, time.GetUtcNow(), cancellationToken);
+        LogJoined(logger, device, view.Wave.Name, group);
+        return (await waves.ReloadAsync(cancellationToken)).ForTag(view.Wave.Tag) is { } fresh && fresh.Scheduled.Contains(device) ? fresh : null;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Device {Device} joined group {Group} after it was rolled out: scheduled in wave {Wave}")]
+    private static partial void LogJoined(ILogger logger, string device, string wave, string group);
 
     private async Task CheckHealthAsync(WaveView view, CancellationToken cancellationToken)
     {

@@ -44,7 +44,11 @@ public sealed record WaveTotals(int InScope, int Scheduled, int Updated, int Fai
 /// <summary>A device in the wave's scope with an operator's rollback order (pending or done).</summary>
 public sealed record WaveRollback(string Device, long Version, string State, DateTimeOffset RequestedAt);
 
-public sealed record WaveStatusResponse(WaveDto Wave, WaveTotals Totals, IReadOnlyDictionary<string, WaveTotals> Groups, IReadOnlyList<WaveRollback> Rollbacks);
+/// <summary>One rollout step of a wave: who scheduled it (token name), when, and how many devices it holds (with later group joiners).</summary>
+public sealed record WaveStep(int Step, string? By, DateTimeOffset ScheduledAt, int Devices);
+
+public sealed record WaveStatusResponse(WaveDto Wave, WaveTotals Totals, IReadOnlyDictionary<string, WaveTotals> Groups, IReadOnlyList<WaveRollback> Rollbacks,
+    IReadOnlyList<WaveStep> History);
 
 /// <summary>Waves: staged rollouts of a target to the devices of a tag, gated on deltas and on device health.</summary>
 internal static class WavesEndpoints
@@ -60,7 +64,7 @@ internal static class WavesEndpoints
         g.MapGet("", ListAsync).WithName("ListWaves");
         g.MapGet("{name}", StatusAsync).WithName("GetWave").WithSummary("The wave with totals overall and per group.");
         g.MapPost("{name}/rollout", RolloutAsync).WithName("RolloutWave")
-            .WithSummary("Schedules devices (group, devices, limit or percentage; dryRun lists them). Prefers recently seen devices.")
+            .WithSummary("Schedules devices (group, devices, limit or percentage; dryRun lists them). Prefers recently seen devices. A group alone is followed: devices that join it later are scheduled when they check in.")
             .Accepts<RolloutRequest>("application/json");
         g.MapPost("{name}/complete", CompleteAsync).WithName("CompleteWave").WithSummary("Tags the target for everyone on the tag.");
         g.MapPost("{name}/cancel", CancelAsync).WithName("CancelWave").WithSummary("Stops the wave: scheduled devices that have not updated go back to the tag's target.");
@@ -180,7 +184,9 @@ internal static class WavesEndpoints
                     counter.NotYetSeen++;
             }
         }
-        return TypedResults.Ok(new WaveStatusResponse(WaveDto.From(wave), all.ToTotals(), groups.ToDictionary(kv => kv.Key, kv => kv.Value.ToTotals()), rollbacks));
+        var history = scheduled.Values.GroupBy(d => d.Step).OrderBy(s => s.Key)
+            .Select(s => new WaveStep(s.Key, s.Select(d => d.ScheduledBy).FirstOrDefault(b => b is not null), s.Min(d => d.ScheduledAt), s.Count())).ToList();
+        return TypedResults.Ok(new WaveStatusResponse(WaveDto.From(wave), all.ToTotals(), groups.ToDictionary(kv => kv.Key, kv => kv.Value.ToTotals()), rollbacks, history));
     }
 
     private sealed class Counter
@@ -191,7 +197,8 @@ internal static class WavesEndpoints
     }
 
     private static async Task<Results<Ok<RolloutResponse>, ProblemHttpResult>> RolloutAsync(
-        string name, HttpRequest http, WaveCatalog waves, IWaveStore store, IFleetStore fleet, TargetCatalog targets, TimeProvider time, CancellationToken ct)
+        string name, HttpRequest http, System.Security.Claims.ClaimsPrincipal user, WaveCatalog waves, IWaveStore store, IFleetStore fleet, TargetCatalog targets,
+        TimeProvider time, CancellationToken ct)
     {
         var (req, problem) = await JsonBody.ReadAsync<RolloutRequest>(http, ct);
         if (problem is not null)
@@ -240,15 +247,19 @@ internal static class WavesEndpoints
         var status = wave.Status;
         if (!req.DryRun && selected.Count > 0)
         {
-            await store.AddWaveDevicesAsync(name, selected, time.GetUtcNow(), ct);
+            await store.AddWaveDevicesAsync(name, selected, time.GetUtcNow(), user.Identity?.Name, ct);
             step++;
             if (wave.PauseAfterStep)
             {
                 status = WaveStatus.Holding;
                 await store.SetWaveStatusAsync(name, status, $"Step {step} scheduled {selected.Count} device(s): resume to continue.", null, ct);
             }
-            await waves.ReloadAsync(ct);
         }
+        // A whole group (no limit or percentage) is followed: devices joining it later are scheduled at check-in (as in fioctl).
+        if (!req.DryRun && req.Group is { } followed && req.Limit is null && req.Percentage is null)
+            await store.AddWaveGroupAsync(name, followed, Math.Max(step, 1), ct);
+        if (!req.DryRun)
+            await waves.ReloadAsync(ct);
         return TypedResults.Ok(new RolloutResponse(name, req.DryRun, req.DryRun ? step + 1 : step, selected, status));
     }
 

@@ -48,6 +48,48 @@ public sealed class WaveTests
     }
 
     [Fact]
+    public async Task RolloutOfAWholeGroup_ReachesDevicesThatJoinTheGroupLater_ButNotAPercentageOfIt()
+    {
+        var fleet = await FleetAsync(withDeltas: true);
+        using var _f = fleet.F;
+        var admin = fleet.Admin;
+        await admin.PostOkAsync("/api/v1/waves", new { name = "w42", version = 42, tag = "production" });
+        var step = await admin.PostOkAsync("/api/v1/waves/w42/rollout", new { group = "beta" });
+        Assert.Equal(2, step.GetProperty("devices").GetArrayLength());
+        Assert.Equal(42, await TargetOfAsync(fleet, "beta-1", 22));
+
+        // prod-01 is offered the tag's target until it joins beta; then the wave reaches it at beta's step.
+        Assert.Equal(22, await TargetOfAsync(fleet, "prod-01", 22));
+        var moved = await admin.PatchAsync("/api/v1/devices/prod-01", FleetKit.JsonBody(new { group = "beta" }));
+        Assert.Equal(HttpStatusCode.OK, moved.StatusCode);
+        Assert.Equal(42, await TargetOfAsync(fleet, "prod-01", 22));
+        Assert.Equal(22, await TargetOfAsync(fleet, "prod-02", 22));
+        var (all, groups, _) = await StatusAsync(fleet, "w42");
+        Assert.Equal(3, all[1]);
+        Assert.Equal(3, groups["beta"][1]);
+        var history = (await admin.GetFromJsonAsync<JsonElement>("/api/v1/waves/w42")).GetProperty("history");
+        Assert.Equal(1, history.GetArrayLength());
+        Assert.Equal(3, history[0].GetProperty("devices").GetInt32());
+        Assert.Equal("admin", history[0].GetProperty("by").GetString());
+
+        // A percentage of a group is a one-off choice: a device joining prod later is not followed.
+        await admin.PostOkAsync("/api/v1/waves/w42/rollout", new { group = "prod", percentage = 10 });
+        Assert.Equal(4, (await StatusAsync(fleet, "w42")).All[1]);
+        fleet.Tokens["new-1"] = await admin.CreateDeviceAsync("new-1", "hw1");
+        var joined = await admin.PatchAsync("/api/v1/devices/new-1", FleetKit.JsonBody(new { group = "prod" }));
+        Assert.Equal(HttpStatusCode.OK, joined.StatusCode);
+        Assert.Equal(22, await TargetOfAsync(fleet, "new-1", 22));
+        Assert.Equal(4, (await StatusAsync(fleet, "w42")).All[1]);
+
+        // Once the wave is cancelled, joining the group schedules nobody.
+        await admin.PostOkAsync("/api/v1/waves/w42/cancel", new { });
+        var late = await admin.PatchAsync("/api/v1/devices/prod-04", FleetKit.JsonBody(new { group = "beta" }));
+        Assert.Equal(HttpStatusCode.OK, late.StatusCode);
+        Assert.Equal(22, await TargetOfAsync(fleet, "prod-04", 22));
+        Assert.Equal(4, (await StatusAsync(fleet, "w42")).All[1]);
+    }
+
+    [Fact]
     public async Task Scenario_InitRefusedWithoutDeltas_BetaThenHalfOfProd_ThenCompleteGivesEveryone42()
     {
         var fleet = await FleetAsync(withDeltas: false);
