@@ -157,29 +157,29 @@ public sealed class SignedUpdatesTests : IDisposable
         string Snapshot() => string.Join("\n", Directory.EnumerateFiles(Path.Combine(client, "objects"), "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
             + OstreeCli.Run("rev-parse", "--repo=" + client, "ota:main");
 
-        // 1. A summary changed after signing (one byte of the last-modified stamp).
+        // 1. A summary changed after signing (one byte), as a mirror or a cache in between would serve it: a
+        // static copy of the repository. (Our server re-signs its own summary at start, so it never serves one.)
         var before = Snapshot();
-        // The running server serves the pair it published from memory, so tamper while it is down (as a
-        // mirror or a disk would) and start it again on the same data.
-        var summaryPath = Path.Combine(_factory!.RepoRoot(), "summary");
-        var original = File.ReadAllBytes(summaryPath);
-        var tampered = (byte[])original.Clone();
+        var mirror = _tmp.Combine("mirror");
+        OstreeCli.Exec("cp", "-a", _factory!.RepoRoot(), mirror);
+        var summaryPath = Path.Combine(mirror, "summary");
+        var tampered = File.ReadAllBytes(summaryPath);
         tampered[tampered.Length / 2] ^= 0x01;
-        _factory.Dispose();
-        _factory = null;
         File.WriteAllBytes(summaryPath, tampered);
-        server = Start(ci);
+        using (var mirrorServer = new StaticHttpServer(mirror))
+        {
+            OstreeCli.Run("config", "--repo=" + client, "set", "remote \"ota\".url", mirrorServer.Url);
+            // The client keeps the summary it verified, keyed by summary.sig (unchanged here): drop that cache so it
+            // fetches the tampered file; a new device has none.
+            var cache = Path.Combine(client, "tmp", "cache");
+            if (Directory.Exists(cache))
+                Directory.Delete(cache, recursive: true);
+            var r1 = OstreeCli.TryRun("pull", "--repo=" + client, "ota", "main");
+            Assert.NotEqual(0, r1.ExitCode);
+            Assert.Contains("signature", r1.StdErr, StringComparison.OrdinalIgnoreCase);
+            Assert.Equal(before, Snapshot());
+        }
         OstreeCli.Run("config", "--repo=" + client, "set", "remote \"ota\".url", new Uri(server, "repos/main").ToString());
-        // The client keeps the summary it verified, keyed by summary.sig (unchanged here): drop that cache so it
-        // fetches the tampered file; a new device has none.
-        var cache = Path.Combine(client, "tmp", "cache");
-        if (Directory.Exists(cache))
-            Directory.Delete(cache, recursive: true);
-        var r1 = OstreeCli.TryRun("pull", "--repo=" + client, "ota", "main");
-        Assert.NotEqual(0, r1.ExitCode);
-        Assert.Contains("signature", r1.StdErr, StringComparison.OrdinalIgnoreCase);
-        Assert.Equal(before, Snapshot());
-        File.WriteAllBytes(summaryPath, original);
 
         // 2. A commit signed by a key the device does not trust.
         TestTrees.Write(tree, 2);
