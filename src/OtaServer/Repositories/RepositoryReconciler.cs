@@ -76,9 +76,10 @@ internal sealed partial class RepositoryReconciler(RepositoryRegistry registry, 
     }
 
     /// <summary>
-    /// Temporary files of the metadata writers (<c>.X.tmp-*</c> beside refs, summary, config and delta indexes)
-    /// and staging folders of delta jobs and delta removal (<c>tmp/delta-*</c>, <c>tmp/trash-*</c>). Nothing
-    /// writes them before the first request or job, so every one found now is a leftover.
+    /// Temporary files of the metadata writers (<c>.X.tmp-*</c> beside refs, summary, config and delta indexes),
+    /// staging folders of delta jobs and delta removal (<c>tmp/delta-*</c>, <c>tmp/trash-*</c>) and of uploads
+    /// (<c>tmp/ingest-*</c>, <c>tmp/object-*</c>, see <see cref="Ingest.ObjectImporter"/>). Nothing writes them
+    /// before the first request or job, so every one found now is a leftover.
     /// </summary>
     internal static int RemoveWriterLeftovers(string root)
     {
@@ -86,9 +87,11 @@ internal sealed partial class RepositoryReconciler(RepositoryRegistry registry, 
         var staging = Path.Combine(root, RepositoryRegistry.StagingFolder);
         if (Directory.Exists(staging))
         {
-            foreach (var pattern in new[] { "delta-*", "trash-*" })
+            foreach (var pattern in new[] { "delta-*", "trash-*", "ingest-*" })
                 foreach (var dir in Directory.EnumerateDirectories(staging, pattern))
                     removed += TryDeleteDirectory(dir);
+            foreach (var file in Directory.EnumerateFiles(staging, "object-*"))
+                removed += TryDeleteFile(file);
         }
         foreach (var folder in new[] { "", "refs", "delta-indexes" })
         {

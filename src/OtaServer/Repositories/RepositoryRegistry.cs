@@ -48,7 +48,8 @@ public sealed partial class RepositoryRegistry
         var config = Path.Combine(root, "config");
         if (File.Exists(config))
         {
-            RemoveUploadLeftovers(Directory.CreateDirectory(Path.Combine(root, StagingFolder)).FullName);
+            // Leftovers of interrupted writers in it are removed at start by RepositoryReconciler.
+            Directory.CreateDirectory(Path.Combine(root, StagingFolder));
             return false;
         }
         foreach (var d in new[] { "objects", "refs/heads", "refs/mirrors", "refs/remotes", "deltas", "delta-indexes", StagingFolder })
@@ -57,18 +58,6 @@ public sealed partial class RepositoryRegistry
         File.WriteAllText(temp, "[core]\nrepo_version=1\nmode=archive-z2\n");
         File.Move(temp, config, overwrite: false);
         return true;
-    }
-
-    /// <summary>
-    /// Uploads cut short by a crash or a kill leave their temporary files in <c>tmp/</c> (never served; see
-    /// <see cref="Ingest.ObjectImporter"/>). Before the first request none is in progress, so they can go.
-    /// </summary>
-    private static void RemoveUploadLeftovers(string temp)
-    {
-        foreach (var stale in Directory.EnumerateDirectories(temp, "ingest-*"))
-            try { Directory.Delete(stale, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        foreach (var stale in Directory.EnumerateFiles(temp, "object-*"))
-            try { File.Delete(stale); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Created archive repository {Name} at {Root}")]
