@@ -180,7 +180,7 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
     private static IngestException StorageError(ObjectName name, Exception error)
     {
         // .NET's IOExceptions carry the errno in HResult, and so do LooseObjectWriter's and AtomicRename's.
-        var full = error.HResult is Posix.ENOSPC or Posix.EDQUOT;
+        var full = Diagnostics.StorageFullExceptionHandler.IsStorageFull(error);
         return new IngestException(full ? StatusCodes.Status507InsufficientStorage : StatusCodes.Status500InternalServerError,
             "Storage failure", $"The server could not store {name}: {error.Message}. {KeptNote}");
     }
