@@ -26,24 +26,41 @@ public sealed record TreeEntry(string Path, ObjectName Object, Checksum? DirMeta
 }
 
 /// <summary>
-/// Read access to an OSTree archive repository on disk (§3): config, refs, objects, deltas.
-/// Thread-safe (stateless apart from the root path).
+/// Read access to an OSTree archive repository (§3): config, refs, objects, deltas, through an
+/// <see cref="IArchiveStore"/> (a local folder unless another store is given). Thread-safe (stateless apart from the store).
 /// </summary>
 public sealed partial class ArchiveRepository
 {
-    public ArchiveRepository(string root)
+    private readonly LocalArchiveStore? _local;
+
+    /// <summary>The repository in the local folder <paramref name="root"/>.</summary>
+    public ArchiveRepository(string root) : this(new LocalArchiveStore(root))
     {
-        ArgumentException.ThrowIfNullOrEmpty(root);
-        Root = Path.GetFullPath(root);
     }
 
-    public string Root { get; }
+    public ArchiveRepository(IArchiveStore store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        Store = store;
+        _local = store as LocalArchiveStore;
+    }
+
+    /// <summary>Where the files are read from.</summary>
+    public IArchiveStore Store { get; }
+
+    /// <summary>The local folder of the repository (only for repositories in a local folder: tools and tests).</summary>
+    public string Root => _local?.Root ?? throw new NotSupportedException("This repository is not stored in a local folder.");
 
     public string ConfigPath => Path.Combine(Root, "config");
 
     /// <summary>Reads and parses <c>config</c>.</summary>
     /// <exception cref="FileNotFoundException">No config (not a repository).</exception>
-    public RepoConfig ReadConfig() => RepoConfig.Load(ConfigPath);
+    public RepoConfig ReadConfig()
+    {
+        using var stream = Store.OpenRead("config") ?? throw new FileNotFoundException("The repository has no config file.", "config");
+        using var reader = new StreamReader(stream);
+        return RepoConfig.Parse(reader.ReadToEnd());
+    }
 
     /// <summary>True if <c>config</c> exists and core.mode is archive-z2 or archive.</summary>
     public bool IsArchive
@@ -52,7 +69,7 @@ public sealed partial class ArchiveRepository
         {
             try
             {
-                return File.Exists(ConfigPath) && ReadConfig().IsArchive;
+                return Store.Exists("config") && ReadConfig().IsArchive;
             }
             catch (FormatException)
             {
@@ -72,13 +89,14 @@ public sealed partial class ArchiveRepository
         return repo;
     }
 
+    /// <summary>The file of an object (local folder only).</summary>
     public string ObjectPath(ObjectName name) => Path.Combine(Root, name.RelativePath);
 
-    public bool HasObject(ObjectName name) => File.Exists(ObjectPath(name));
+    public bool HasObject(ObjectName name) => Store.Exists(name.RelativePath);
 
     /// <exception cref="FileNotFoundException">The object is not in the repository.</exception>
-    public FileStream OpenObject(ObjectName name) =>
-        new(ObjectPath(name), FileMode.Open, FileAccess.Read, FileShare.Read, 81920, FileOptions.SequentialScan);
+    public Stream OpenObject(ObjectName name) =>
+        Store.OpenRead(name.RelativePath) ?? throw new FileNotFoundException($"The repository has no object {name}.", name.RelativePath);
 
     /// <summary>Raw bytes of a metadata object (bounded by <see cref="ObjectVerifier.MaxMetadataSize"/>).</summary>
     /// <exception cref="FileNotFoundException">Missing.</exception>
@@ -117,23 +135,17 @@ public sealed partial class ArchiveRepository
     /// <summary>Reads only the .filez header (cheap): header and declared content size.</summary>
     public (FileHeader Header, ulong Size) ReadContentHeader(Checksum file)
     {
-        using var fs = new FileStream(ObjectPath(new ObjectName(file, ObjectType.File)), FileMode.Open, FileAccess.Read, FileShare.Read, 4096);
+        using var fs = OpenObject(new ObjectName(file, ObjectType.File));
         return ContentObject.ReadArchiveHeader(fs);
     }
 
     /// <summary>Every object file under objects/ (files with other names, e.g. temp files, are skipped).</summary>
     public IEnumerable<ObjectName> EnumerateObjects()
     {
-        var objects = Path.Combine(Root, "objects");
-        if (!Directory.Exists(objects))
-            yield break;
-        foreach (var dir in Directory.EnumerateDirectories(objects))
+        foreach (var key in Store.List("objects/"))
         {
-            foreach (var file in Directory.EnumerateFiles(dir))
-            {
-                if (ObjectName.TryParseRelativePath(file, out var name))
-                    yield return name;
-            }
+            if (ObjectName.TryParseRelativePath(key, out var name))
+                yield return name;
         }
     }
 
@@ -141,8 +153,12 @@ public sealed partial class ArchiveRepository
     /// <exception cref="FormatException">The summary is corrupt.</exception>
     public Summary? ReadSummary()
     {
-        var path = Path.Combine(Root, "summary");
-        return File.Exists(path) ? Summary.Parse(File.ReadAllBytes(path)) : null;
+        using var stream = Store.OpenRead("summary");
+        if (stream is null)
+            return null;
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return Summary.Parse(copy.ToArray());
     }
 
     // ---------------------------------------------------------------- refs
@@ -156,21 +172,22 @@ public sealed partial class ArchiveRepository
     [System.Text.RegularExpressions.GeneratedRegex(@"^[A-Za-z0-9_][-._A-Za-z0-9]*(/[A-Za-z0-9_][-._A-Za-z0-9]*)*$", System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
     private static partial System.Text.RegularExpressions.Regex RefNameRegex();
 
-    public string RefPath(string refName)
+    /// <summary>The key of a ref under refs/heads.</summary>
+    public static string RefKey(string refName)
     {
         if (!IsValidRefName(refName))
             throw new ArgumentException($"'{refName}' is not a valid ref name.", nameof(refName));
-        return Path.Combine(Root, "refs", "heads", refName);
+        return "refs/heads/" + refName;
     }
 
     /// <summary>The commit a ref under refs/heads points to, or null if the ref does not exist.</summary>
     /// <exception cref="FormatException">The ref file does not hold a checksum.</exception>
     public Checksum? ResolveRef(string refName)
     {
-        var path = RefPath(refName);
-        if (!File.Exists(path))
+        using var stream = Store.OpenRead(RefKey(refName));
+        if (stream is null)
             return null;
-        var text = File.ReadAllText(path).Trim();
+        var text = new StreamReader(stream).ReadToEnd().Trim();
         if (!Checksum.TryParse(text, out var c))
             throw new FormatException($"Ref '{refName}' does not contain a checksum.");
         return c;
@@ -179,16 +196,15 @@ public sealed partial class ArchiveRepository
     /// <summary>All refs under refs/heads (nested folders give names with '/'), sorted bytewise. Unreadable refs are skipped.</summary>
     public IReadOnlyList<RefEntry> ListRefs()
     {
-        var heads = Path.Combine(Root, "refs", "heads");
-        if (!Directory.Exists(heads))
-            return [];
+        const string heads = "refs/heads/";
         var result = new List<RefEntry>();
-        foreach (var file in Directory.EnumerateFiles(heads, "*", SearchOption.AllDirectories))
+        foreach (var key in Store.List(heads))
         {
-            var name = Path.GetRelativePath(heads, file).Replace(Path.DirectorySeparatorChar, '/');
-            if (!IsValidRefName(name) || name.Split('/').Any(s => s.StartsWith('.')))
-                continue; // temp files of writers
-            if (Checksum.TryParse(File.ReadAllText(file).Trim(), out var c))
+            var name = key[heads.Length..];
+            if (!IsValidRefName(name))
+                continue;
+            using var stream = Store.OpenRead(key);
+            if (stream is not null && Checksum.TryParse(new StreamReader(stream).ReadToEnd().Trim(), out var c))
                 result.Add(new RefEntry(name, c));
         }
         result.Sort((a, b) => Utf8Ordinal.Instance.Compare(a.Name, b.Name));
@@ -310,25 +326,24 @@ public sealed partial class ArchiveRepository
     /// <summary>Every delta with a superblock on disk (deltas/*/*/superblock), sorted by name.</summary>
     public IReadOnlyList<DeltaName> ListDeltas()
     {
-        var deltas = Path.Combine(Root, "deltas");
-        if (!Directory.Exists(deltas))
-            return [];
+        const string superblock = "/superblock";
         var result = new List<DeltaName>();
-        foreach (var prefix in Directory.EnumerateDirectories(deltas))
+        foreach (var key in Store.List("deltas/"))
         {
-            foreach (var dir in Directory.EnumerateDirectories(prefix))
-            {
-                var rel = "deltas/" + Path.GetFileName(prefix) + "/" + Path.GetFileName(dir);
-                if (File.Exists(Path.Combine(dir, "superblock")) && DeltaName.TryParseRelativePath(rel, out var name))
-                    result.Add(name);
-            }
+            if (key.EndsWith(superblock, StringComparison.Ordinal) && DeltaName.TryParseRelativePath(key[..^superblock.Length], out var name)
+                && name.SuperblockRelativePath == key)
+                result.Add(name);
         }
         result.Sort((a, b) => string.CompareOrdinal(a.ToString(), b.ToString()));
         return result;
     }
 
-    /// <summary>Full path of a delta's superblock.</summary>
-    public string DeltaSuperblockPath(DeltaName delta) => Path.Combine(Root, delta.SuperblockRelativePath);
+    /// <summary>SHA-256 of a delta's superblock (what the summary and delta index list), or null if it has none.</summary>
+    public Checksum? DigestSuperblock(DeltaName delta)
+    {
+        using var stream = Store.OpenRead(delta.SuperblockRelativePath);
+        return stream is null ? null : Checksum.Compute(stream);
+    }
 
     /// <summary>Deltas on disk with the SHA-256 of their superblock, ready for <see cref="SummaryWriter"/> / <see cref="DeltaIndex"/>.</summary>
     public IReadOnlyList<SummaryDelta> ListDeltasWithDigests()
@@ -336,8 +351,8 @@ public sealed partial class ArchiveRepository
         var list = new List<SummaryDelta>();
         foreach (var d in ListDeltas())
         {
-            using var fs = File.OpenRead(DeltaSuperblockPath(d));
-            list.Add(new SummaryDelta(d, Checksum.Compute(fs)));
+            if (DigestSuperblock(d) is { } digest)
+                list.Add(new SummaryDelta(d, digest));
         }
         return list;
     }

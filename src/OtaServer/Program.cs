@@ -26,11 +26,8 @@ builder.AddOtaLogging();
 builder.Services.AddOptions<OtaServerOptions>().BindConfiguration(OtaServerOptions.SectionName)
     .ValidateDataAnnotations().ValidateOnStart();
 builder.Services.AddSingleton(TimeProvider.System);
-builder.Services.AddSingleton<RepositoryRegistry>();
+builder.Services.AddRepositories(); // its reconciler is the first hosted service: before jobs and requests
 builder.Services.AddSigning();
-builder.Services.AddSingleton<RepositoryMetadata>();
-builder.Services.AddSingleton<IRepositoryContent, RepositoryContent>();
-builder.Services.AddHostedService<RepositoryReconciler>(); // first hosted service: before jobs and requests
 builder.Services.AddProxySupport();
 builder.Services.AddDiagnostics();
 builder.Services.AddOtaAuth();

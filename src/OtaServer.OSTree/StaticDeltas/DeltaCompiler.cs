@@ -30,20 +30,6 @@ public static class DeltaCompiler
     /// On failure or cancellation, partial files may remain in <paramref name="outputDirectory"/>: delete it.
     /// </summary>
     public static Task<DeltaResult> GenerateAsync(
-        ArchiveRepository repository,
-        Checksum? from,
-        Checksum to,
-        string outputDirectory,
-        DeltaOptions? options = null,
-        IProgress<string>? log = null,
-        CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(repository);
-        return GenerateAsync(repository.Root, from, to, outputDirectory, options, log, cancellationToken);
-    }
-
-    /// <inheritdoc cref="GenerateAsync(ArchiveRepository, Checksum?, Checksum, string, DeltaOptions?, IProgress{string}?, CancellationToken)"/>
-    public static async Task<DeltaResult> GenerateAsync(
         string repositoryRoot,
         Checksum? from,
         Checksum to,
@@ -53,6 +39,20 @@ public static class DeltaCompiler
         CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(repositoryRoot);
+        return GenerateAsync(new ArchiveRepository(repositoryRoot), from, to, outputDirectory, options, log, cancellationToken);
+    }
+
+    /// <inheritdoc cref="GenerateAsync(string, Checksum?, Checksum, string, DeltaOptions?, IProgress{string}?, CancellationToken)"/>
+    public static async Task<DeltaResult> GenerateAsync(
+        ArchiveRepository repository,
+        Checksum? from,
+        Checksum to,
+        string outputDirectory,
+        DeltaOptions? options = null,
+        IProgress<string>? log = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(repository);
         ArgumentException.ThrowIfNullOrEmpty(outputDirectory);
         options ??= DeltaOptions.Default;
         options.Validate();
@@ -60,7 +60,7 @@ public static class DeltaCompiler
             throw new ArgumentException("A delta needs two different commits; 'from' equals 'to'.", nameof(from));
 
         var stopwatch = Stopwatch.StartNew();
-        var repo = new DeltaSourceRepository(repositoryRoot);
+        var repo = repository;
         Directory.CreateDirectory(outputDirectory);
         if (File.Exists(Path.Combine(outputDirectory, "superblock")))
             throw new IOException($"{outputDirectory} already holds a superblock; generate into an empty staging folder.");
@@ -355,7 +355,7 @@ public static class DeltaCompiler
     }
 
     private static async Task<Dictionary<Checksum, ContentInfo>> ReadInfosAsync(
-        DeltaSourceRepository repo, List<Checksum> checksums, int threads, CancellationToken ct)
+        ArchiveRepository repo, List<Checksum> checksums, int threads, CancellationToken ct)
     {
         var infos = new ContentInfo[checksums.Count];
         await Parallel.ForAsync(0, checksums.Count, new ParallelOptions { MaxDegreeOfParallelism = threads, CancellationToken = ct },

@@ -9,7 +9,7 @@ internal sealed record DeltaWorkItem(ObjectName Name, ContentInfo? Info, Checksu
 /// </summary>
 internal static class DeltaObjectEncoder
 {
-    public static EncodedObject Encode(DeltaSourceRepository repo, DeltaWorkItem item, DeltaOptions options, CancellationToken ct)
+    public static EncodedObject Encode(ArchiveRepository repo, DeltaWorkItem item, DeltaOptions options, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         if (item.Name.Type.IsMetadata())

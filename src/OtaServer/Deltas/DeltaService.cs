@@ -17,30 +17,29 @@ namespace OtaServer.Deltas;
 /// </summary>
 internal sealed partial class DeltaService(
     RepositoryRegistry registry,
-    RepositoryMetadata metadata,
     IOptions<DeltasOptions> options,
     TimeProvider time,
     ILogger<DeltaService> logger) : IDeltaService
 {
     /// <summary>Stats document written next to the superblock; served with the delta.</summary>
-    public const string StatsFile = "stats.json";
+    public const string StatsFile = Repository.DeltaStatsFile;
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _pairLocks = new(StringComparer.Ordinal);
 
     public DeltaStats? Find(string repository, string? from, string to)
     {
-        if (!registry.TryGetRoot(repository, out var root) || !TryName(from, to, out var name))
+        if (!registry.TryGet(repository, out var repo) || !TryName(from, to, out var name))
             return null;
-        return ReadPublished(repository, root, name);
+        return ReadPublished(repo, name);
     }
 
     public IReadOnlyList<DeltaStats> List(string repository)
     {
-        if (!registry.TryGetRoot(repository, out var root))
+        if (!registry.TryGet(repository, out var repo))
             return [];
-        return RepositoryMetadata.ListPublishedDeltas(root)
-            .Select(d => ReadPublished(repository, root, d))
+        return repo.ListPublishedDeltas()
+            .Select(d => ReadPublished(repo, d))
             .OfType<DeltaStats>()
             .OrderBy(s => s.To, StringComparer.Ordinal).ThenBy(s => s.From, StringComparer.Ordinal)
             .ToList();
@@ -48,32 +47,26 @@ internal sealed partial class DeltaService(
 
     public async Task<DeltaStats> GenerateAsync(string repository, string? from, string to, IJobLog log, CancellationToken cancellationToken)
     {
-        var (root, name) = Validate(repository, from, to);
+        var (repo, name) = Validate(repository, from, to);
 
         var gate = _pairLocks.GetOrAdd(repository + ":" + name, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken);
         try
         {
-            var dir = Path.Combine(root, name.RelativeDirectory);
-            var marker = Path.Combine(dir, RepositoryMetadata.DeletedMarker);
-            if (Directory.Exists(dir) && File.Exists(Path.Combine(dir, "superblock")))
+            if (repo.HasDeltaFiles(name))
             {
-                if (File.Exists(marker))
+                if (repo.IsMarkedDeleted(name))
                 {
                     // Deleted but not yet removed: the generator is deterministic, so republishing the
                     // same files is identical to generating them again.
-                    using (await metadata.LockAsync(root, cancellationToken))
-                    {
-                        File.Delete(marker);
-                        metadata.RegenerateSummary(root);
-                    }
+                    await repo.RestoreDeltaAsync(name, cancellationToken);
                     log.Write($"{name}: restored the deleted copy (same bytes)");
                 }
-                return ReadPublished(repository, root, name)
+                return ReadPublished(repo, name)
                     ?? throw new InvalidOperationException($"Delta {name} has no readable {StatsFile}.");
             }
 
-            var staging = Path.Combine(root, RepositoryRegistry.StagingFolder, "delta-" + Guid.NewGuid().ToString("N"));
+            var staging = repo.CreateScratchFolder("delta-");
             try
             {
                 var o = options.Value;
@@ -87,21 +80,14 @@ internal sealed partial class DeltaService(
                     XzPreset = o.XzPreset,
                     Threads = o.Threads > 0 ? o.Threads : Environment.ProcessorCount,
                 };
-                var result = await DeltaCompiler.GenerateAsync(root, name.From, name.To, staging, compilerOptions, new LogProgress(log), cancellationToken);
+                var result = await DeltaCompiler.GenerateAsync(repo.Reader, name.From, name.To, staging, compilerOptions, new LogProgress(log), cancellationToken);
                 var stats = new DeltaStats(repository, name.From?.ToString(), name.To.ToString(), result.Parts, result.CompressedBytes,
                     result.UncompressedBytes, result.FallbackCount, result.FallbackBytes, result.SuperblockSize,
                     Math.Round(result.Elapsed.TotalSeconds, 3), result.GeneratorVersion, time.GetUtcNow(), result.FallbackUncompressedBytes);
                 await File.WriteAllBytesAsync(Path.Combine(staging, StatsFile), JsonSerializer.SerializeToUtf8Bytes(stats, Json), cancellationToken);
-                FlushDirectory(staging);
                 cancellationToken.ThrowIfCancellationRequested();
-
-                using (await metadata.LockAsync(root, CancellationToken.None))
-                {
-                    Directory.CreateDirectory(Path.GetDirectoryName(dir)!);
-                    if (!AtomicRename.TryMoveNoReplace(staging, dir))
-                        throw new IOException($"Delta folder {name.RelativeDirectory} appeared during generation.");
-                    metadata.RegenerateSummary(root);
-                }
+                if (!await repo.PublishDeltaAsync(name, staging))
+                    throw new IOException($"Delta {name} appeared during generation.");
                 LogPublished(logger, repository, name.ToString(), stats.Parts, stats.DownloadBytes, stats.GenerationSeconds);
                 log.Write($"{name}: published {stats.Parts} part(s), {stats.DownloadBytes} bytes to download, {stats.RequiredBytes} to write " +
                           $"({result.LiteralCount} literal, {result.RollsumCount} rollsum, {result.BsdiffCount} bsdiff, {result.FallbackCount} fallback objects)");
@@ -122,90 +108,35 @@ internal sealed partial class DeltaService(
     /// <summary>Unlists a delta now (summary and index); its files go after the grace period. False if it is not published.</summary>
     public async Task<bool> DeleteAsync(string repository, DeltaName name, CancellationToken cancellationToken)
     {
-        if (!registry.TryGetRoot(repository, out var root))
+        if (!registry.TryGet(repository, out var repo) || !await repo.UnlistDeltaAsync(name, cancellationToken))
             return false;
-        var dir = Path.Combine(root, name.RelativeDirectory);
-        using (await metadata.LockAsync(root, cancellationToken))
-        {
-            var marker = Path.Combine(dir, RepositoryMetadata.DeletedMarker);
-            if (!File.Exists(Path.Combine(dir, "superblock")) || File.Exists(marker))
-                return false;
-            // Atomic: a torn or empty marker would block the cleanup. A kill before the summary is rewritten is
-            // repaired at start (RepositoryReconciler) and before the files go (RemoveExpiredAsync).
-            RepositoryMetadata.WriteReplacing(root, Path.Combine(name.RelativeDirectory, RepositoryMetadata.DeletedMarker),
-                System.Text.Encoding.ASCII.GetBytes(time.GetUtcNow().ToString("O")));
-            metadata.RegenerateSummary(root);
-        }
         LogDeleted(logger, repository, name.ToString());
         return true;
     }
 
-    /// <summary>
-    /// Removes the files of deleted deltas whose grace period is over. Returns how many went. The summary is
-    /// rewritten first, under the repository lock, so it never lists a delta whose files are gone.
-    /// </summary>
+    /// <summary>Removes the files of deleted deltas whose grace period is over. Returns how many went.</summary>
     public async Task<int> RemoveExpiredAsync(CancellationToken cancellationToken)
     {
         var removed = 0;
         var cutoff = time.GetUtcNow() - options.Value.DeleteGracePeriod;
-        foreach (var repository in registry.Names)
-        {
-            registry.TryGetRoot(repository, out var root);
-            var expired = new ArchiveRepository(root).ListDeltas()
-                .Select(d => Path.Combine(root, d.RelativeDirectory))
-                .Where(dir => DeletedAt(Path.Combine(dir, RepositoryMetadata.DeletedMarker)) is { } at && at <= cutoff)
-                .ToList();
-            if (expired.Count == 0)
-                continue;
-            using (await metadata.LockAsync(root, cancellationToken))
-            {
-                if (!Repositories.RepositoryReconciler.SummaryMatchesDisk(root))
-                    metadata.RegenerateSummary(root);
-                foreach (var dir in expired)
-                {
-                    // Move out of the served tree first so no client sees a half-deleted folder.
-                    var trash = Path.Combine(root, RepositoryRegistry.StagingFolder, "trash-" + Guid.NewGuid().ToString("N"));
-                    Directory.Move(dir, trash);
-                    Directory.Delete(trash, recursive: true);
-                    removed++;
-                }
-            }
-        }
+        foreach (var repo in registry.All)
+            removed += await repo.RemoveUnlistedDeltasAsync(at => at <= cutoff, cancellationToken);
         return removed;
     }
 
-    /// <summary>When a delta was deleted: the marker's timestamp, or (unreadable or empty marker) its file time.</summary>
-    private static DateTimeOffset? DeletedAt(string marker)
-    {
-        if (!File.Exists(marker))
-            return null;
-        try
-        {
-            if (DateTimeOffset.TryParse(File.ReadAllText(marker), System.Globalization.CultureInfo.InvariantCulture,
-                    System.Globalization.DateTimeStyles.RoundtripKind, out var at))
-                return at;
-            return File.GetLastWriteTimeUtc(marker);
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-    }
-
     /// <summary>Checks a requested pair: known repository, two different complete commits. Throws <see cref="DeltaRequestException"/>.</summary>
-    public (string Root, DeltaName Name) Validate(string repository, string? from, string to)
+    public (Repository Repository, DeltaName Name) Validate(string repository, string? from, string to)
     {
-        if (!registry.TryGetRoot(repository, out var root))
+        if (!registry.TryGet(repository, out var repo))
             throw new DeltaRequestException(404, "Unknown repository", $"No repository named '{repository}'.");
         if (!TryName(from, to, out var name))
             throw new DeltaRequestException(400, "Invalid commit", "'from' and 'to' must be 64-character hex commit checksums.");
         if (name.From == name.To)
             throw new DeltaRequestException(400, "Same commit", "'from' and 'to' are the same commit; a delta needs two different commits.");
-        var repo = new ArchiveRepository(root);
-        RequireCompleteCommit(repo, repository, name.To, "to");
+        RequireCompleteCommit(repo.Reader, repository, name.To, "to");
         if (name.From is { } f)
-            RequireCompleteCommit(repo, repository, f, "from");
-        return (root, name);
+            RequireCompleteCommit(repo.Reader, repository, f, "from");
+        return (repo, name);
     }
 
     internal static bool TryName(string? from, string to, out DeltaName name)
@@ -234,58 +165,57 @@ internal sealed partial class DeltaService(
                 $"The '{role}' commit {commit} lacks {walk.Missing.Count} object(s) (first: {walk.Missing[0]}); push it completely first.");
     }
 
-    private static DeltaStats? ReadPublished(string repository, string root, DeltaName name)
+    private static DeltaStats? ReadPublished(Repository repo, DeltaName name)
     {
-        var dir = Path.Combine(root, name.RelativeDirectory);
-        if (!File.Exists(Path.Combine(dir, "superblock")) || File.Exists(Path.Combine(dir, RepositoryMetadata.DeletedMarker)))
+        if (!repo.IsPublished(name))
             return null;
-        var statsPath = Path.Combine(dir, StatsFile);
-        if (File.Exists(statsPath))
+        if (repo.ReadDeltaFile(name, StatsFile) is { } statsBytes)
         {
             try
             {
-                var stats = JsonSerializer.Deserialize<DeltaStats>(File.ReadAllBytes(statsPath), Json);
+                var stats = JsonSerializer.Deserialize<DeltaStats>(statsBytes, Json);
                 // Stats written before fallbackUncompressedBytes existed: take it from the superblock.
-                if (stats is { Fallbacks: > 0, FallbackUncompressedBytes: 0 } && TryReadSizes(dir) is { } old)
+                if (stats is { Fallbacks: > 0, FallbackUncompressedBytes: 0 } && TryReadSizes(repo, name) is { } old)
                     stats = stats with { FallbackUncompressedBytes = old.FallbackUncompressedBytes };
                 if (stats is not null)
-                    return stats with { Repository = repository };
+                    return stats with { Repository = repo.Name };
             }
             catch (JsonException)
             {
             }
         }
         // A delta made by another tool (e.g. `ostree static-delta generate`): report what its superblock declares.
-        var sb = new FileInfo(Path.Combine(dir, "superblock"));
-        if (TryReadSizes(dir) is { } sizes)
-            return new DeltaStats(repository, name.From?.ToString(), name.To.ToString(), sizes.Parts, sizes.PartBytes, sizes.PartUncompressedBytes,
-                sizes.Fallbacks, sizes.FallbackBytes, sb.Length, 0, "unknown", sb.LastWriteTimeUtc, sizes.FallbackUncompressedBytes);
+        DateTimeOffset written;
+        long superblockSize;
+        using (var sb = repo.OpenDeltaFile(name, "superblock"))
+        {
+            if (sb is null)
+                return null;
+            (written, superblockSize) = (sb.LastModified, sb.Length);
+        }
+        if (TryReadSizes(repo, name) is { } sizes)
+            return new DeltaStats(repo.Name, name.From?.ToString(), name.To.ToString(), sizes.Parts, sizes.PartBytes, sizes.PartUncompressedBytes,
+                sizes.Fallbacks, sizes.FallbackBytes, superblockSize, 0, "unknown", written, sizes.FallbackUncompressedBytes);
         var parts = 0;
         long compressed = 0;
-        while (File.Exists(Path.Combine(dir, parts.ToString(System.Globalization.CultureInfo.InvariantCulture))))
-            compressed += new FileInfo(Path.Combine(dir, (parts++).ToString(System.Globalization.CultureInfo.InvariantCulture))).Length;
-        return new DeltaStats(repository, name.From?.ToString(), name.To.ToString(), parts, compressed, 0, 0, 0, sb.Length, 0, "unknown",
-            sb.LastWriteTimeUtc);
+        while (repo.OpenDeltaFile(name, parts.ToString(System.Globalization.CultureInfo.InvariantCulture)) is { } part)
+        {
+            using (part)
+                compressed += part.Length;
+            parts++;
+        }
+        return new DeltaStats(repo.Name, name.From?.ToString(), name.To.ToString(), parts, compressed, 0, 0, 0, superblockSize, 0, "unknown", written);
     }
 
-    private static DeltaSizes? TryReadSizes(string dir)
+    private static DeltaSizes? TryReadSizes(Repository repo, DeltaName name)
     {
         try
         {
-            return DeltaSizes.FromSuperblock(File.ReadAllBytes(Path.Combine(dir, "superblock")));
+            return repo.ReadDeltaFile(name, "superblock") is { } bytes ? DeltaSizes.FromSuperblock(bytes) : null;
         }
         catch (Exception e) when (e is InvalidDataException or IOException or FormatException or InvalidOperationException or ArgumentException or IndexOutOfRangeException)
         {
             return null;
-        }
-    }
-
-    private static void FlushDirectory(string dir)
-    {
-        foreach (var file in Directory.EnumerateFiles(dir))
-        {
-            using var fs = new FileStream(file, FileMode.Open, FileAccess.ReadWrite);
-            fs.Flush(flushToDisk: true);
         }
     }
 

@@ -35,11 +35,11 @@ internal static class DeltasEndpoints
     private static async Task<IResult> CreateAsync(string repo, [FromBody] CreateDeltaRequest request, DeltaService deltas,
         RepositoryRegistry registry, IJobQueue jobs, CancellationToken cancellationToken)
     {
-        if (!registry.TryGetRoot(repo, out var root))
+        if (!registry.TryGet(repo, out var repository))
             return RepositoryProblems.UnknownRepository(repo);
         if (string.IsNullOrWhiteSpace(request.To))
             return RepositoryProblems.Problem(400, "Missing 'to'", "Send {\"from\": \"<commit|ref|null>\", \"to\": \"<commit|ref>\"}.");
-        var archive = new ArchiveRepository(root);
+        var archive = repository.Reader;
         if (Resolve(archive, request.To) is not { } to)
             return RepositoryProblems.Problem(422, "Unknown 'to'", $"'{request.To}' is neither a commit nor a ref of repository '{repo}'.");
         Checksum? from = null;
@@ -65,11 +65,11 @@ internal static class DeltasEndpoints
     }
 
     private static IResult List(string repo, RepositoryRegistry registry, DeltaService deltas) =>
-        registry.TryGetRoot(repo, out _) ? TypedResults.Ok(deltas.List(repo)) : RepositoryProblems.UnknownRepository(repo);
+        registry.TryGet(repo, out _) ? TypedResults.Ok(deltas.List(repo)) : RepositoryProblems.UnknownRepository(repo);
 
     private static IResult Get(string repo, string name, RepositoryRegistry registry, DeltaService deltas)
     {
-        if (!registry.TryGetRoot(repo, out _))
+        if (!registry.TryGet(repo, out _))
             return RepositoryProblems.UnknownRepository(repo);
         if (!DeltaName.TryParse(name, out var n))
             return BadName(name);
@@ -80,7 +80,7 @@ internal static class DeltasEndpoints
 
     private static async Task<IResult> DeleteAsync(string repo, string name, RepositoryRegistry registry, DeltaService deltas, CancellationToken cancellationToken)
     {
-        if (!registry.TryGetRoot(repo, out _))
+        if (!registry.TryGet(repo, out _))
             return RepositoryProblems.UnknownRepository(repo);
         if (!DeltaName.TryParse(name, out var n))
             return BadName(name);

@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.Data.Sqlite;
-using OtaServer.Repositories;
+using OtaServer.Repositories.Storage;
 
 namespace OtaServer.Diagnostics;
 

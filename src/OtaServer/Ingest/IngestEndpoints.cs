@@ -46,7 +46,7 @@ internal static class IngestEndpoints
 
     private static IResult FindMissingAsync(string repo, [FromBody] MissingObjectsRequest request, RepositoryRegistry registry)
     {
-        if (!registry.TryGetRoot(repo, out var root))
+        if (!registry.TryGet(repo, out var repository))
             return RepositoryProblems.UnknownRepository(repo);
         if (request.Objects is null)
             return RepositoryProblems.Problem(400, "Invalid request", "Send {\"objects\": [\"<64 hex>.<type>\", …]}.");
@@ -58,7 +58,7 @@ internal static class IngestEndpoints
             if (!ObjectName.TryParse(text, out var name))
                 return RepositoryProblems.Problem(400, "Invalid object name",
                     $"'{Truncate(text)}' is not an object name; expected \"<64 hex>.<commit|dirtree|dirmeta|filez|commitmeta>\".");
-            if (!File.Exists(Path.Combine(root, name.RelativePath)))
+            if (!repository.HasObject(name))
                 missing.Add(name.ToString());
         }
         return TypedResults.Ok(new MissingObjectsResponse(missing));
@@ -66,14 +66,14 @@ internal static class IngestEndpoints
 
     private static async Task<IResult> UploadAsync(string repo, HttpContext http, RepositoryRegistry registry, ObjectImporter importer, CancellationToken cancellationToken)
     {
-        if (!registry.TryGetRoot(repo, out var root))
+        if (!registry.TryGet(repo, out var repository))
             return RepositoryProblems.UnknownRepository(repo);
         // Uploads are streamed to disk; their size is not limited by memory.
         if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
             limit.MaxRequestBodySize = null;
         try
         {
-            var result = await importer.ImportAsync(root, http.Request.Body, http.Request.Headers.ContentEncoding, cancellationToken);
+            var result = await importer.ImportAsync(repository, http.Request.Body, http.Request.Headers.ContentEncoding, cancellationToken);
             return TypedResults.Ok(result);
         }
         catch (IngestException e)
@@ -89,19 +89,19 @@ internal static class IngestEndpoints
 
     private static IResult ListRefs(string repo, RepositoryRegistry registry, RefUpdater refs)
     {
-        if (!registry.TryGetRoot(repo, out var root))
+        if (!registry.TryGet(repo, out var repository))
             return RepositoryProblems.UnknownRepository(repo);
-        return TypedResults.Ok(refs.List(root));
+        return TypedResults.Ok(refs.List(repository));
     }
 
     private static async Task<IResult> UpdateRefAsync(string repo, string @ref, [FromBody] RefUpdateRequest request,
         RepositoryRegistry registry, RefUpdater refs, CancellationToken cancellationToken)
     {
-        if (!registry.TryGetRoot(repo, out var root))
+        if (!registry.TryGet(repo, out var repository))
             return RepositoryProblems.UnknownRepository(repo);
         try
         {
-            var info = await refs.UpdateAsync(repo, root, @ref, request, cancellationToken);
+            var info = await refs.UpdateAsync(repository, @ref, request, cancellationToken);
             return TypedResults.Ok(info);
         }
         catch (IngestException e)

@@ -3,6 +3,7 @@ using System.Formats.Tar;
 using System.Threading.Channels;
 using OtaServer.OSTree;
 using OtaServer.Repositories;
+using OtaServer.Repositories.Storage;
 
 namespace OtaServer.Ingest;
 
@@ -12,7 +13,7 @@ public sealed record ImportResult(int Received, int Created, int AlreadyPresent,
 /// <summary>
 /// Imports a tar stream of archive-repository files. Each object is verified (checksum, normal form, sane header)
 /// on a pool of workers while the tar is still arriving, and only then published into <c>objects/</c>, create-only
-/// and atomically (<see cref="LooseObjectWriter"/>): nothing unverified or partial is ever visible. An upload that
+/// and atomically (<see cref="Repository.PutObject"/>): nothing unverified or partial is ever visible. An upload that
 /// fails part-way (a bad object, a truncated or corrupt stream, a client that goes away) keeps the objects verified
 /// before the failure, like an interrupted <c>ostree pull</c>: they are valid, and the retry's missing-objects query
 /// skips them. Refs only move through <see cref="RefUpdater"/>, which requires the whole commit.
@@ -30,10 +31,9 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
 
     public const string KeptNote = "Objects verified before the failure were kept (they are complete and valid; a retry's missing-objects query skips them).";
 
-    public async Task<ImportResult> ImportAsync(string repoRoot, Stream body, string? contentEncoding, CancellationToken cancellationToken)
+    public async Task<ImportResult> ImportAsync(Repository repository, Stream body, string? contentEncoding, CancellationToken cancellationToken)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var writer = new LooseObjectWriter(repoRoot);
         string? largeObjects = null; // tmp/ingest-*/: created only for objects over InMemoryLimit
         try
         {
@@ -48,7 +48,7 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
             // Verification and publication are CPU- and syscall-bound and synchronous: dedicated threads, so the
             // thread pool stays free for the request body (on 2 cores a starved pool made uploads crawl).
             var workers = Enumerable.Range(0, Math.Max(4, 2 * Environment.ProcessorCount))
-                .Select(_ => Task.Factory.StartNew(() => VerifyWorker(verifyQueue.Reader, writer, counts, failures, storageFailure, heldCommits, verifyCts.Token),
+                .Select(_ => Task.Factory.StartNew(() => VerifyWorker(verifyQueue.Reader, repository, counts, failures, storageFailure, heldCommits, verifyCts.Token),
                     CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default))
                 .ToArray();
             try
@@ -100,8 +100,7 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                             string path;
                             try
                             {
-                                largeObjects ??= Directory.CreateDirectory(Path.Combine(repoRoot, RepositoryRegistry.StagingFolder,
-                                    "ingest-" + Guid.NewGuid().ToString("N"))).FullName;
+                                largeObjects ??= repository.CreateScratchFolder("ingest-");
                                 path = Path.Combine(largeObjects, name.ToString());
                                 // Synchronous writes: they land in the page cache, and async file I/O on Linux
                                 // costs a thread-pool hop per call.
@@ -140,7 +139,7 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
             }
 
             if (failures.Count == 0 && storageFailure.Error is null)
-                PublishHeldCommits(repoRoot, writer, heldCommits, counts, storageFailure);
+                PublishHeldCommits(repository, heldCommits, counts, storageFailure);
             if (storageFailure.Error is { } error)
             {
                 LogStorageFailed(logger, storageFailure.Name.ToString(), error.Message);
@@ -231,12 +230,11 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
     /// Stores the verified commits of an upload after every other object of it, so that a kill part-way never
     /// leaves a stored commit whose tree the same upload was still bringing.
     /// </summary>
-    private static void PublishHeldCommits(string repoRoot, LooseObjectWriter writer, List<(ObjectName Name, byte[] Bytes)> held,
+    private static void PublishHeldCommits(Repository repository, List<(ObjectName Name, byte[] Bytes)> held,
         Counts counts, StorageFailure storageFailure)
     {
         if (held.Count == 0)
             return;
-        var repo = new ArchiveRepository(repoRoot);
         foreach (var (name, bytes) in held)
         {
             try
@@ -244,9 +242,9 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                 // Uploaded before its objects (another upload may bring them): stored as partial, the way
                 // `ostree pull` keeps an interrupted commit, so fsck does not count it as corruption. The ref
                 // move, which requires the whole commit, clears the mark.
-                if (repo.MissingFromTree(Commit.Parse(bytes)).Count > 0)
-                    PartialCommits.Mark(repoRoot, name.Checksum);
-                var created = writer.TryCreate(name, bytes);
+                if (repository.Reader.MissingFromTree(Commit.Parse(bytes)).Count > 0)
+                    repository.MarkPartial(name.Checksum);
+                var created = repository.PutObject(name, bytes) == PutOutcome.Created;
                 if (created)
                     counts.Created++;
                 else
@@ -349,7 +347,7 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
-    private static void VerifyWorker(ChannelReader<ReadObject> queue, LooseObjectWriter writer, Counts counts,
+    private static void VerifyWorker(ChannelReader<ReadObject> queue, Repository repository, Counts counts,
         List<(ObjectName, string)> failures, StorageFailure storageFailure, List<(ObjectName Name, byte[] Bytes)> held,
         CancellationToken cancellationToken)
     {
@@ -377,12 +375,12 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                                 held.Add((item.Name, item.Copy.AsSpan(0, item.Length).ToArray()));
                             continue;
                         }
-                        created = writer.TryCreate(item.Name, item.Copy.AsSpan(0, item.Length));
+                        created = repository.PutObject(item.Name, item.Copy.AsSpan(0, item.Length)) == PutOutcome.Created;
                     }
                     else
                     {
                         // Verified as it was read (VerifyWhileCopyingAsync).
-                        created = writer.PublishFile(item.Path!, item.Name);
+                        created = repository.PutObjectFile(item.Name, item.Path!) == PutOutcome.Created;
                     }
                     Interlocked.Increment(ref created ? ref counts.Created : ref counts.Present);
                 }

@@ -7,15 +7,15 @@ namespace OtaServer.Ingest;
 /// Moves refs with compare-and-swap, only to complete commits, and regenerates the summary in the
 /// same critical section so the ref file and the summary never disagree for long.
 /// </summary>
-internal sealed partial class RefUpdater(RepositoryMetadata metadata, ILogger<RefUpdater> logger)
+internal sealed partial class RefUpdater(ILogger<RefUpdater> logger)
 {
-    public IReadOnlyList<RefInfo> List(string repoRoot) =>
-        new ArchiveRepository(repoRoot).ListRefs()
+    public IReadOnlyList<RefInfo> List(Repository repository) =>
+        repository.Reader.ListRefs()
             .Select(r => new RefInfo(r.Name, r.Commit.ToString()))
             .OrderBy(r => r.Name, StringComparer.Ordinal)
             .ToList();
 
-    public async Task<RefInfo> UpdateAsync(string repoName, string repoRoot, string refName, RefUpdateRequest request, CancellationToken cancellationToken)
+    public async Task<RefInfo> UpdateAsync(Repository repository, string refName, RefUpdateRequest request, CancellationToken cancellationToken)
     {
         if (!ArchiveRepository.IsValidRefName(refName))
             throw new IngestException(400, "Invalid ref name",
@@ -30,17 +30,17 @@ internal sealed partial class RefUpdater(RepositoryMetadata metadata, ILogger<Re
             expected = e;
         }
 
-        using var _ = await metadata.LockAsync(repoRoot, cancellationToken);
-        var repo = new ArchiveRepository(repoRoot);
+        using var _ = await repository.LockAsync(cancellationToken);
+        var repo = repository.Reader;
         if (!repo.HasObject(new ObjectName(commit, ObjectType.Commit)))
             throw new IngestException(422, "Commit not found",
-                $"Commit {commit} is not in repository '{repoName}'; upload its objects first.", [new ObjectName(commit, ObjectType.Commit).ToString()]);
+                $"Commit {commit} is not in repository '{repository.Name}'; upload its objects first.", [new ObjectName(commit, ObjectType.Commit).ToString()]);
         var walk = repo.WalkCommit(commit);
         if (!walk.IsComplete)
             throw new IngestException(422, "Incomplete commit",
                 $"{walk.Missing.Count} object(s) reachable from {commit} are missing; upload them before moving the ref.",
                 walk.Missing.Select(m => m.ToString()).ToList());
-        PartialCommits.Clear(repoRoot, commit);
+        repository.ClearPartial(commit);
 
         var current = repo.ResolveRef(refName);
         if (!request.Force || expected is not null)
@@ -55,11 +55,10 @@ internal sealed partial class RefUpdater(RepositoryMetadata metadata, ILogger<Re
 
         if (current != commit)
         {
-            RepositoryMetadata.WriteReplacing(repoRoot, Path.GetRelativePath(repoRoot, repo.RefPath(refName)),
-                System.Text.Encoding.ASCII.GetBytes(commit + "\n"));
-            LogRefMoved(logger, repoName, refName, Describe(current), commit.ToString());
+            repository.WriteRef(refName, commit);
+            LogRefMoved(logger, repository.Name, refName, Describe(current), commit.ToString());
         }
-        metadata.RegenerateSummary(repoRoot);
+        repository.RegenerateSummary();
         return new RefInfo(refName, commit.ToString());
     }
 

@@ -1,65 +1,57 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Options;
 using OtaServer.Configuration;
+using OtaServer.Repositories.Storage;
 
 namespace OtaServer.Repositories;
 
 /// <summary>
-/// The served repositories: name → root folder under <c>&lt;DataDir&gt;/repos/</c>.
-/// Creates each configured repository (archive mode, with <c>config</c>) if it is absent.
+/// The served repositories: one <see cref="Repository"/> per configured name, each in a folder under
+/// <c>&lt;DataDir&gt;/repos/</c>. Creates each configured repository (archive mode, with <c>config</c>) if it is absent.
 /// </summary>
 public sealed partial class RepositoryRegistry
 {
     public const string DefaultRepository = "main";
-    /// <summary>Folder inside each repository where uploads and delta generation stage files. Never served.</summary>
-    public const string StagingFolder = "tmp";
 
-    private readonly Dictionary<string, string> _roots = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Repository> _repositories = new(StringComparer.Ordinal);
 
-    public RepositoryRegistry(IOptions<OtaServerOptions> options, ILogger<RepositoryRegistry> logger)
+    public RepositoryRegistry(IOptions<OtaServerOptions> options, TimeProvider time, ISummarySigner signer, SummaryPairs pairs,
+        ILoggerFactory loggers)
     {
         var o = options.Value;
         var reposDir = Path.Combine(o.FullDataDir, "repos");
         Directory.CreateDirectory(reposDir);
         var names = new List<string> { DefaultRepository };
         names.AddRange(o.Repositories);
+        var logger = loggers.CreateLogger<RepositoryRegistry>();
         foreach (var name in names.Distinct(StringComparer.Ordinal))
         {
             if (!IsValidName(name))
                 throw new OptionsValidationException(OtaServerOptions.SectionName, typeof(OtaServerOptions),
                     [$"Repository name '{name}' is invalid: use letters, digits, '-', '_' and '.' (not starting with '.')."]);
-            var root = Path.Combine(reposDir, name);
-            if (EnsureArchiveRepository(root))
-                LogCreated(logger, name, root);
-            _roots[name] = root;
+            var storage = new LocalFolderStorage(Path.Combine(reposDir, name));
+            if (EnsureArchiveRepository(storage))
+                LogCreated(logger, name, storage.Location);
+            _repositories[name] = new Repository(name, storage, time, signer, pairs, loggers.CreateLogger<Repository>());
         }
     }
 
-    public IReadOnlyCollection<string> Names => _roots.Keys;
+    public IReadOnlyCollection<string> Names => _repositories.Keys;
 
-    public bool TryGetRoot(string name, out string root) => _roots.TryGetValue(name, out root!);
+    public IEnumerable<Repository> All => _repositories.Values;
+
+    public bool TryGet(string name, [NotNullWhen(true)] out Repository? repository) => _repositories.TryGetValue(name, out repository);
 
     public static bool IsValidName(string name) =>
         name.Length is > 0 and <= 64 && name[0] != '.' &&
         name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 
-    /// <summary>Creates an empty archive repository at <paramref name="root"/> unless one is there. Returns true if created.</summary>
-    public static bool EnsureArchiveRepository(string root)
-    {
-        var config = Path.Combine(root, "config");
-        if (File.Exists(config))
-        {
-            // Leftovers of interrupted writers in it are removed at start by RepositoryReconciler.
-            Directory.CreateDirectory(Path.Combine(root, StagingFolder));
-            return false;
-        }
-        foreach (var d in new[] { "objects", "refs/heads", "refs/mirrors", "refs/remotes", "deltas", "delta-indexes", StagingFolder })
-            Directory.CreateDirectory(Path.Combine(root, d));
-        var temp = Path.Combine(root, StagingFolder, "config." + Guid.NewGuid().ToString("N"));
-        File.WriteAllText(temp, "[core]\nrepo_version=1\nmode=archive-z2\n");
-        File.Move(temp, config, overwrite: false);
-        return true;
-    }
+    /// <summary>Creates an empty archive repository in <paramref name="storage"/> unless one is there. Returns true if created.</summary>
+    private static bool EnsureArchiveRepository(IRepositoryStorage storage) =>
+        // Leftovers of interrupted writers in an existing one are removed at start by RepositoryReconciler.
+        !storage.Exists("config") &&
+        storage.PutImmutable("config", "[core]\nrepo_version=1\nmode=archive-z2\n"u8) == PutOutcome.Created;
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Created archive repository {Name} at {Root}")]
-    private static partial void LogCreated(ILogger logger, string name, string root);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Created archive repository {Name} at {Location}")]
+    private static partial void LogCreated(ILogger logger, string name, string location);
 }

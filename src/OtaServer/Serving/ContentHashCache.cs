@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Microsoft.Extensions.Options;
-using Microsoft.Win32.SafeHandles;
+using OtaServer.Repositories.Storage;
 
 namespace OtaServer.Serving;
 
@@ -23,19 +23,19 @@ internal sealed class ContentHashCache(IOptions<ServingOptions> options)
 
     public int Count => _entries.Count;
 
-    /// <summary>The ETag of the open file at <paramref name="fullPath"/>, hashing it (through the same handle) when not cached.</summary>
-    public string GetETag(string fullPath, SafeFileHandle handle, long length, long lastWriteTicks)
+    /// <summary>The ETag of the open file <paramref name="handle"/> known as <paramref name="key"/>, hashing it (through the same handle) when not cached.</summary>
+    public string GetETag(string key, IStoredFile handle, long length, long lastWriteTicks)
     {
-        if (_entries.TryGetValue(fullPath, out var entry) && entry.Length == length && entry.LastWriteTicks == lastWriteTicks)
+        if (_entries.TryGetValue(key, out var entry) && entry.Length == length && entry.LastWriteTicks == lastWriteTicks)
             return entry.ETag;
         var etag = Hash(handle, length);
         if (_entries.Count >= _maxEntries)
             _entries.Clear();
-        _entries[fullPath] = new Entry(length, lastWriteTicks, etag);
+        _entries[key] = new Entry(length, lastWriteTicks, etag);
         return etag;
     }
 
-    private static string Hash(SafeFileHandle handle, long length)
+    private static string Hash(IStoredFile handle, long length)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
@@ -44,7 +44,7 @@ internal sealed class ContentHashCache(IOptions<ServingOptions> options)
             long offset = 0;
             while (offset < length)
             {
-                var read = RandomAccess.Read(handle, buffer.AsSpan(0, (int)Math.Min(BufferSize, length - offset)), offset);
+                var read = handle.ReadAt(buffer.AsSpan(0, (int)Math.Min(BufferSize, length - offset)), offset);
                 if (read <= 0)
                     throw new IOException("The file shrank while it was being hashed.");
                 sha.AppendData(buffer, 0, read);

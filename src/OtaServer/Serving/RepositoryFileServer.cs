@@ -7,8 +7,8 @@ using System.Text;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
-using Microsoft.Win32.SafeHandles;
 using OtaServer.Repositories;
+using OtaServer.Repositories.Storage;
 
 namespace OtaServer.Serving;
 
@@ -23,7 +23,7 @@ internal sealed partial class RepositoryFileServer(
     ContentHashCache hashes,
     SmallObjectCache objects,
     DeltaDownloadTracker deltas,
-    OtaServer.Signing.SummaryPairs pairs,
+    SummaryPairs pairs,
     IProblemDetailsService problems,
     IOptions<ServingOptions> options,
     ILogger<RepositoryFileServer> logger)
@@ -50,7 +50,7 @@ internal sealed partial class RepositoryFileServer(
 
     public async Task ServeAsync(HttpContext context, string repository, string path)
     {
-        if (!registry.TryGetRoot(repository, out var root))
+        if (!registry.TryGet(repository, out var repo))
         {
             await ProblemAsync(context, StatusCodes.Status404NotFound, "Unknown repository",
                 $"No repository named '{repository}' is served here; configured ones: {string.Join(", ", registry.Names)}.");
@@ -70,7 +70,7 @@ internal sealed partial class RepositoryFileServer(
         if (kind == RepositoryFileKind.Object && objects.TryGet(repository, path, out var cached))
         {
             await RespondAsync(context, null, cached.Content, cached.Content.Length, cached.ETag, cached.LastModified,
-                cached.LastModifiedHeader, kind, cached.FullPath, path);
+                cached.LastModifiedHeader, kind, repo, path);
             return;
         }
 
@@ -87,39 +87,37 @@ internal sealed partial class RepositoryFileServer(
             }
         }
 
-        var fullPath = string.Concat(root, "/", path);
         if (kind is RepositoryFileKind.Summary or RepositoryFileKind.SummarySignature)
         {
             // One generation per connection: the summary that goes with the summary.sig it fetched.
             var generation = kind == RepositoryFileKind.SummarySignature
-                ? pairs.Latest(root)
-                : pairs.PinnedFor(context.Connection.Id, root) ?? pairs.Latest(root);
+                ? pairs.Latest(repository)
+                : pairs.PinnedFor(context.Connection.Id, repository) ?? pairs.Latest(repository);
             if (generation is not null)
             {
                 if (kind == RepositoryFileKind.SummarySignature)
-                    pairs.SignatureServed(context.Connection.Id, root, generation);
+                    pairs.SignatureServed(context.Connection.Id, repository, generation);
                 var bytes = kind == RepositoryFileKind.Summary ? generation.Summary : generation.Signature;
                 var published = HttpConditions.TruncateToSeconds(generation.Published.UtcDateTime);
                 await RespondAsync(context, null, bytes, bytes.Length, ContentHashCache.HashETag(bytes), published,
-                    HeaderUtilities.FormatDate(published), kind, fullPath, path);
+                    HeaderUtilities.FormatDate(published), kind, repo, path);
                 return;
             }
         }
-        var handle = TryOpen(fullPath);
-        if (handle is null)
+        var file = TryOpen(repo, path);
+        if (file is null)
         {
             await NotFoundAsync(context, repository, path);
             return;
         }
-        using (handle)
-            await ServeFileAsync(context, handle, repository, fullPath, path, kind);
+        using (file)
+            await ServeFileAsync(context, file, repo, path, kind);
     }
 
-    private async Task ServeFileAsync(HttpContext context, SafeFileHandle handle, string repository, string fullPath, string path,
-        RepositoryFileKind kind)
+    private async Task ServeFileAsync(HttpContext context, IStoredFile handle, Repository repo, string path, RepositoryFileKind kind)
     {
-        var length = RandomAccess.GetLength(handle);
-        var lastWrite = File.GetLastWriteTimeUtc(handle);
+        var length = handle.Length;
+        var lastWrite = handle.LastModified.UtcDateTime;
         var lastModified = HttpConditions.TruncateToSeconds(lastWrite);
         byte[]? content = null;
         byte[]? rented = null;
@@ -138,14 +136,14 @@ internal sealed partial class RepositoryFileServer(
                             context.Abort();
                             return;
                         }
-                        var entry = new SmallObjectCache.Entry(fullPath, content, etag, lastModified, HeaderUtilities.FormatDate(lastModified));
-                        objects.Add(repository, path, entry);
-                        await RespondAsync(context, null, content, length, etag, lastModified, entry.LastModifiedHeader, kind, fullPath, path);
+                        var entry = new SmallObjectCache.Entry(repo, content, etag, lastModified, HeaderUtilities.FormatDate(lastModified));
+                        objects.Add(repo.Name, path, entry);
+                        await RespondAsync(context, null, content, length, etag, lastModified, entry.LastModifiedHeader, kind, repo, path);
                         return;
                     }
                     break;
                 case RepositoryFileKind.DeltaSuperblock or RepositoryFileKind.DeltaPart or RepositoryFileKind.DeltaStats:
-                    etag = hashes.GetETag(fullPath, handle, length, lastWrite.Ticks);
+                    etag = hashes.GetETag(repo.Name + "/" + path, handle, length, lastWrite.Ticks);
                     break;
                 default:
                     if (length <= SmallMutableFile)
@@ -159,10 +157,10 @@ internal sealed partial class RepositoryFileServer(
                         etag = ContentHashCache.HashETag(content.AsSpan(0, (int)length));
                     }
                     else
-                        etag = hashes.GetETag(fullPath, handle, length, lastWrite.Ticks);
+                        etag = hashes.GetETag(repo.Name + "/" + path, handle, length, lastWrite.Ticks);
                     break;
             }
-            await RespondAsync(context, handle, content, length, etag, lastModified, HeaderUtilities.FormatDate(lastModified), kind, fullPath, path);
+            await RespondAsync(context, handle, content, length, etag, lastModified, HeaderUtilities.FormatDate(lastModified), kind, repo, path);
         }
         finally
         {
@@ -175,8 +173,8 @@ internal sealed partial class RepositoryFileServer(
     /// Answers for one representation: preconditions (304/412), ranges (206, multipart, 416) or the whole file.
     /// The bytes come from <paramref name="content"/> when given, else from <paramref name="handle"/>.
     /// </summary>
-    private async Task RespondAsync(HttpContext context, SafeFileHandle? handle, byte[]? content, long length, string etag,
-        DateTimeOffset lastModified, string lastModifiedHeader, RepositoryFileKind kind, string fullPath, string path)
+    private async Task RespondAsync(HttpContext context, IStoredFile? handle, byte[]? content, long length, string etag,
+        DateTimeOffset lastModified, string lastModifiedHeader, RepositoryFileKind kind, Repository repo, string path)
     {
         var request = context.Request;
         var response = context.Response;
@@ -236,7 +234,7 @@ internal sealed partial class RepositoryFileServer(
         switch (kind)
         {
             case RepositoryFileKind.DeltaSuperblock when deltas.Enabled:
-                TrackSuperblock(context, fullPath, path);
+                TrackSuperblock(context, repo, path);
                 break;
             case RepositoryFileKind.DeltaPart when deltas.Enabled && handle is not null:
                 await WriteTrackedPartAsync(context, handle, path, length);
@@ -245,23 +243,23 @@ internal sealed partial class RepositoryFileServer(
         await WriteBodyAsync(response.BodyWriter, handle, content, 0, length, context.RequestAborted);
     }
 
-    private void TrackSuperblock(HttpContext context, string fullPath, string path)
+    private void TrackSuperblock(HttpContext context, Repository repo, string path)
     {
         if (!DeltaName.TryParseRelativePath(path, out var delta))
             return;
         var target = delta.To.ToString();
-        var folderPath = fullPath[..^"superblock".Length];
         var parts = 0;
         long partBytes = 0;
-        while (parts < MaxPartsCounted && new FileInfo(folderPath + parts.ToString(CultureInfo.InvariantCulture)) is { Exists: true } part)
+        while (parts < MaxPartsCounted && repo.OpenDeltaFile(delta, parts.ToString(CultureInfo.InvariantCulture)) is { } part)
         {
-            partBytes += part.Length;
+            using (part)
+                partBytes += part.Length;
             parts++;
         }
         deltas.SuperblockServed(DeltaDownloadTracker.ClientKey(context), target, parts, partBytes);
     }
 
-    private async Task WriteTrackedPartAsync(HttpContext context, SafeFileHandle handle, string path, long length)
+    private async Task WriteTrackedPartAsync(HttpContext context, IStoredFile handle, string path, long length)
     {
         var lastSlash = path.LastIndexOf('/');
         DeltaDownloadTracker.Download? download = null;
@@ -283,7 +281,7 @@ internal sealed partial class RepositoryFileServer(
         }
     }
 
-    private static async Task WriteMultipartAsync(HttpResponse response, SafeFileHandle? handle, byte[]? content,
+    private static async Task WriteMultipartAsync(HttpResponse response, IStoredFile? handle, byte[]? content,
         ByteRange[] ranges, long length, CancellationToken cancellationToken)
     {
         var boundary = "otaserver-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
@@ -320,7 +318,7 @@ internal sealed partial class RepositoryFileServer(
     /// Small bodies are not flushed here: Kestrel sends headers and body in one write when the request ends.
     /// A large body is flushed after every chunk (the last one included), so nothing is left unflushed.
     /// </summary>
-    private static async Task WriteBodyAsync(PipeWriter writer, SafeFileHandle? handle, byte[]? content, long offset, long count,
+    private static async Task WriteBodyAsync(PipeWriter writer, IStoredFile? handle, byte[]? content, long offset, long count,
         CancellationToken cancellationToken)
     {
         if (content is not null)
@@ -336,7 +334,7 @@ internal sealed partial class RepositoryFileServer(
             var memory = writer.GetMemory(want);
             if (memory.Length > want)
                 memory = memory[..want];
-            var read = RandomAccess.Read(handle, memory.Span, offset);
+            var read = handle.ReadAt(memory.Span, offset);
             if (read <= 0)
                 throw new IOException("The file shrank while it was being sent.");
             writer.Advance(read);
@@ -351,12 +349,12 @@ internal sealed partial class RepositoryFileServer(
         }
     }
 
-    private static bool TryReadExactly(SafeFileHandle handle, Span<byte> buffer)
+    private static bool TryReadExactly(IStoredFile handle, Span<byte> buffer)
     {
         long offset = 0;
         while (offset < buffer.Length)
         {
-            var read = RandomAccess.Read(handle, buffer[(int)offset..], offset);
+            var read = handle.ReadAt(buffer[(int)offset..], offset);
             if (read <= 0)
                 return false;
             offset += read;
@@ -368,19 +366,15 @@ internal sealed partial class RepositoryFileServer(
         string.Create(CultureInfo.InvariantCulture, $"bytes {range.Start}-{range.End}/{length}");
 
     /// <summary>Opens for reading; null when the file is absent, a directory, or not readable (all "not found" to clients).</summary>
-    private SafeFileHandle? TryOpen(string fullPath)
+    private IStoredFile? TryOpen(Repository repo, string path)
     {
         try
         {
-            return File.OpenHandle(fullPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            return repo.Storage.Open(path); // the guard accepted the path: it is a key of the archive layout
         }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException or PathTooLongException)
+        catch (Exception e) when (e is UnauthorizedAccessException or PathTooLongException or IOException)
         {
-            return null;
-        }
-        catch (IOException e) when (!File.Exists(fullPath))
-        {
-            LogOpenFailed(logger, fullPath, e.Message);
+            LogOpenFailed(logger, repo.Name + "/" + path, e.Message);
             return null;
         }
     }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Options;
+using OtaServer.Repositories;
 
 namespace OtaServer.Serving;
 
@@ -12,17 +13,17 @@ namespace OtaServer.Serving;
 /// (its bytes stay valid: names are content hashes). Bounded by <see cref="ServingOptions.SmallObjectCacheBytes"/>:
 /// when full it starts over.
 /// </summary>
-internal sealed class SmallObjectCache(IOptions<ServingOptions> options)
+internal sealed class SmallObjectCache(IOptions<ServingOptions> options, TimeProvider time)
 {
     private readonly ConcurrentDictionary<(string Repository, string Path), Entry> _entries = new();
     private readonly long _budget = options.Value.SmallObjectCacheBytes;
-    private readonly long _recheckMilliseconds = (long)options.Value.SmallObjectRecheckInterval.TotalMilliseconds;
+    private readonly long _recheckTicks = (long)(options.Value.SmallObjectRecheckInterval.TotalSeconds * time.TimestampFrequency);
     private long _bytes;
 
-    internal sealed record Entry(string FullPath, byte[] Content, string ETag, DateTimeOffset LastModified, string LastModifiedHeader)
+    internal sealed record Entry(Repository Repository, byte[] Content, string ETag, DateTimeOffset LastModified, string LastModifiedHeader)
     {
-        /// <summary><see cref="Environment.TickCount64"/> when the file was last seen on disk.</summary>
-        internal long CheckedAt = Environment.TickCount64;
+        /// <summary><see cref="TimeProvider.GetTimestamp"/> when the file was last seen in storage (set by <see cref="Add"/>).</summary>
+        internal long CheckedAt;
     }
 
     public int MaxObjectSize { get; } = options.Value.SmallObjectMaxSize;
@@ -39,7 +40,7 @@ internal sealed class SmallObjectCache(IOptions<ServingOptions> options)
     {
         if (!_entries.TryGetValue((repository, path), out entry))
             return false;
-        if (StillPresent(entry))
+        if (StillPresent(entry, path))
             return true;
         _entries.TryRemove((repository, path), out _);
         entry = null;
@@ -55,15 +56,16 @@ internal sealed class SmallObjectCache(IOptions<ServingOptions> options)
             _entries.Clear();
             Interlocked.Exchange(ref _bytes, entry.Content.Length);
         }
+        entry.CheckedAt = time.GetTimestamp();
         _entries[(repository, path)] = entry;
     }
 
-    private bool StillPresent(Entry entry)
+    private bool StillPresent(Entry entry, string path)
     {
-        var now = Environment.TickCount64;
-        if (now - Volatile.Read(ref entry.CheckedAt) < _recheckMilliseconds)
+        var now = time.GetTimestamp();
+        if (now - Volatile.Read(ref entry.CheckedAt) < _recheckTicks)
             return true;
-        if (!File.Exists(entry.FullPath))
+        if (!entry.Repository.Storage.Exists(path))
             return false;
         Volatile.Write(ref entry.CheckedAt, now);
         return true;

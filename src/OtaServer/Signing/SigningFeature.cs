@@ -12,7 +12,7 @@ public static class SigningFeature
     {
         services.AddOptions<SigningOptions>().BindConfiguration(SigningOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<SummarySigner>();
-        services.AddSingleton<SummaryPairs>();
+        services.AddSingleton<ISummarySigner>(sp => sp.GetRequiredService<SummarySigner>());
         return services;
     }
 
@@ -25,7 +25,7 @@ public static class SigningFeature
 
     internal static Results<FileContentHttpResult, ProblemHttpResult> GetPublicKeys(string repo, RepositoryRegistry registry, SummarySigner signer)
     {
-        if (!registry.TryGetRoot(repo, out _))
+        if (!registry.TryGet(repo, out _))
             return TypedResults.Problem(statusCode: 404, title: "Unknown repository",
                 detail: $"No repository named '{repo}'. Known: {string.Join(", ", registry.Names)}.");
         if (!signer.Enabled)

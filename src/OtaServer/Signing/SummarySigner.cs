@@ -10,7 +10,7 @@ namespace OtaServer.Signing;
 /// OpenPGP signature (BouncyCastle) per configured key over the exact bytes signed. Keys are loaded at start,
 /// so a wrong file or passphrase stops the server with a message naming the key.
 /// </summary>
-public sealed class SummarySigner
+public sealed class SummarySigner : Repositories.ISummarySigner
 {
     public const string GpgSigsKey = "ostree.gpgsigs";
 
@@ -37,6 +37,8 @@ public sealed class SummarySigner
     /// The serialized <c>a{sv}</c> holding one signature per key over each of <paramref name="documents"/>.
     /// (The 2022.7 client rejects a file if any signature in it is BAD, so sign only the file it goes with.)
     /// </summary>
+    public byte[] SignSummary(byte[] summary) => SignDetached(summary);
+
     public byte[] SignDetached(params ReadOnlyMemory<byte>[] documents)
     {
         var sigs = new List<ReadOnlyMemory<byte>>();

@@ -87,7 +87,7 @@ internal static class TargetsEndpoints
         if (req!.Version is not { } version || version < 0)
             return Problems.BadRequest("'version' is required: a whole number of 0 or more, unique per repository and hardware id.");
         var repo = req.Repository ?? RepositoryRegistry.DefaultRepository;
-        if (!registry.TryGetRoot(repo, out _))
+        if (!registry.TryGet(repo, out _))
             return Problems.NotFound($"No repository '{repo}' on this server; configured: {string.Join(", ", registry.Names)}.");
         if (!Names.IsRef(req.Ref))
             return Problems.BadRequest($"'ref' is required and must be a valid OSTree ref name (got '{req.Ref}'), e.g. 'os/x86_64/main'.");

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -34,6 +35,9 @@ public class OtaServerFactory : WebApplicationFactory<Program>
 
     public string DataDir { get; }
 
+    /// <summary>When set before the server starts: the server's clock.</summary>
+    public TimeProvider? Time { get; init; }
+
     public string RepoRoot(string repo = "main") => Path.Combine(DataDir, "repos", repo);
 
     /// <summary>Base address of the Kestrel listener (after <see cref="StartKestrel"/>).</summary>
@@ -51,6 +55,8 @@ public class OtaServerFactory : WebApplicationFactory<Program>
     {
         builder.UseEnvironment("Testing");
         builder.ConfigureServices(s => s.AddSingleton<IStartupFilter>(new RecordRequests(Requests)));
+        if (Time is { } time)
+            builder.ConfigureTestServices(s => s.AddSingleton(time));
         builder.ConfigureAppConfiguration((_, config) =>
         {
             var s = new Dictionary<string, string?>

@@ -45,7 +45,8 @@ public sealed class RepositoryFileTests(ServingFixture fixture) : IClassFixture<
     [Fact]
     public async Task Get_CachedSmallObject_RemovedFromDisk_Is404AfterTheRecheckInterval()
     {
-        using var factory = new OtaServerFactory(new Dictionary<string, string?> { ["OtaServer:Serving:SmallObjectRecheckInterval"] = "00:00:00.400" });
+        var time = new SkippableTime();
+        using var factory = new OtaServerFactory(new Dictionary<string, string?> { ["OtaServer:Serving:SmallObjectRecheckInterval"] = "00:01:00" }) { Time = time };
         var client = factory.CreateClient();
         var checksum = ServingTestRepo.RandomChecksum();
         var bytes = ServingTestRepo.RandomBytes(2000);
@@ -60,7 +61,7 @@ public sealed class RepositoryFileTests(ServingFixture fixture) : IClassFixture<
             Assert.Equal(HttpStatusCode.OK, soon.StatusCode);
             Assert.Equal(bytes, await soon.Content.ReadAsByteArrayAsync());
         }
-        await Task.Delay(600);
+        time.Advance(TimeSpan.FromSeconds(61));
         using var later = await client.GetAsync(url);
         Assert.Equal(HttpStatusCode.NotFound, later.StatusCode);
     }

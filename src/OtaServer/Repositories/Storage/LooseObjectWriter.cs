@@ -1,9 +1,8 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using OtaServer.OSTree;
-using OtaServer.Repositories;
 
-namespace OtaServer.Ingest;
+namespace OtaServer.Repositories.Storage;
 
 /// <summary>
 /// Publishes verified objects into <c>objects/XX/</c> of one repository, create-only and atomically: the bytes go
@@ -31,7 +30,7 @@ internal sealed partial class LooseObjectWriter(string repoRoot, bool useTmpFile
     private static volatile bool s_tmpFileWorks = TmpFileFlags != 0;
 
     private readonly string _objects = Path.Combine(repoRoot, "objects");
-    private readonly string _temp = Path.Combine(repoRoot, RepositoryRegistry.StagingFolder);
+    private readonly string _temp = Path.Combine(repoRoot, LocalFolderStorage.StagingFolder);
     private readonly bool[] _prefixMade = new bool[256];
 
     /// <summary>Writes <paramref name="content"/> as <paramref name="name"/>; false when the repository already had it.</summary>

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace OtaServer.Repositories;
+namespace OtaServer.Repositories.Storage;
 
 /// <summary>
 /// Create-only renames. <see cref="File.Move(string, string, bool)"/> without overwrite checks and

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 
-namespace OtaServer.Signing;
+namespace OtaServer.Repositories;
 
 /// <summary>
 /// No torn <c>summary</c>/<c>summary.sig</c> pair. The client fetches <c>summary.sig</c> first, then <c>summary</c>
@@ -26,9 +26,9 @@ public sealed class SummaryPairs(TimeProvider time)
     private readonly ConcurrentDictionary<(string Connection, string Repo), (string Hash, DateTimeOffset At)> _pins = new();
 
     /// <summary>A new signed pair was written (repository lock held).</summary>
-    public void Published(string repoRoot, byte[] summary, byte[] signature)
+    public void Published(string repository, byte[] summary, byte[] signature)
     {
-        var list = _generations.GetOrAdd(Path.GetFullPath(repoRoot), _ => []);
+        var list = _generations.GetOrAdd(repository, _ => []);
         lock (list)
         {
             list.Add(new Generation(Hash(signature), summary, signature, time.GetUtcNow()));
@@ -38,32 +38,31 @@ public sealed class SummaryPairs(TimeProvider time)
     }
 
     /// <summary>The newest generation published by this process, or null (e.g. right after a start: serve the files).</summary>
-    public Generation? Latest(string repoRoot)
+    public Generation? Latest(string repository)
     {
-        if (!_generations.TryGetValue(Path.GetFullPath(repoRoot), out var list))
+        if (!_generations.TryGetValue(repository, out var list))
             return null;
         lock (list)
             return list.Count == 0 ? null : list[^1];
     }
 
     /// <summary>Connection <paramref name="connectionId"/> received <paramref name="generation"/>'s signature.</summary>
-    public void SignatureServed(string connectionId, string repoRoot, Generation generation)
+    public void SignatureServed(string connectionId, string repository, Generation generation)
     {
         var now = time.GetUtcNow();
         if (_pins.Count >= MaxPins)
             foreach (var (key, pin) in _pins)
                 if (now - pin.At > PinDuration)
                     _pins.TryRemove(key, out _);
-        _pins[(connectionId, Path.GetFullPath(repoRoot))] = (generation.SignatureHash, now);
+        _pins[(connectionId, repository)] = (generation.SignatureHash, now);
     }
 
     /// <summary>The generation whose signature this connection fetched last, if recent and still kept.</summary>
-    public Generation? PinnedFor(string connectionId, string repoRoot)
+    public Generation? PinnedFor(string connectionId, string repository)
     {
-        var root = Path.GetFullPath(repoRoot);
-        if (!_pins.TryGetValue((connectionId, root), out var pin) || time.GetUtcNow() - pin.At > PinDuration)
+        if (!_pins.TryGetValue((connectionId, repository), out var pin) || time.GetUtcNow() - pin.At > PinDuration)
             return null;
-        if (!_generations.TryGetValue(root, out var list))
+        if (!_generations.TryGetValue(repository, out var list))
             return null;
         lock (list)
             return list.FindLast(g => g.SignatureHash == pin.Hash);

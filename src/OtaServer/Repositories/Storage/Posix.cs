@@ -1,4 +1,4 @@
-namespace OtaServer.Repositories;
+namespace OtaServer.Repositories.Storage;
 
 /// <summary>
 /// Linux values the create-only file operations (<see cref="AtomicRename"/>, <c>Ingest.LooseObjectWriter</c>) call
