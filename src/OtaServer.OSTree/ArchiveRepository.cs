@@ -332,7 +332,9 @@ public sealed partial class ArchiveRepository
         {
             if (key.EndsWith(superblock, StringComparison.Ordinal) && DeltaName.TryParseRelativePath(key[..^superblock.Length], out var name)
                 && name.SuperblockRelativePath == key)
+            {
                 result.Add(name);
+            }
         }
         result.Sort((a, b) => string.CompareOrdinal(a.ToString(), b.ToString()));
         return result;

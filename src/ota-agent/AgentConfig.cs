@@ -47,8 +47,11 @@ internal sealed record AgentConfig
         if (config is null)
             throw new AgentException($"The config file {path} is empty; write a JSON object with at least 'server', 'hardwareId', 'tag' and 'osName'.");
         foreach (var (key, value) in new[] { ("server", config.Server), ("hardwareId", config.HardwareId), ("tag", config.Tag), ("osName", config.OsName) })
+        {
             if (string.IsNullOrWhiteSpace(value))
                 throw new AgentException($"The config file {path} lacks '{key}'.");
+        }
+
         if (!Uri.TryCreate(config.Server, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
             throw new AgentException($"'server' must be an http(s) URL (got '{config.Server}').");
         return config;

@@ -40,8 +40,11 @@ internal static partial class Ostree
             throw new AgentException($"ostree admin status failed: {r.Message}");
         var list = new List<(string, bool)>();
         foreach (var line in r.Out.Split('\n'))
+        {
             if (DeploymentLine().Match(line) is { Success: true } m && m.Groups[2].Value == osName)
                 list.Add((m.Groups[3].Value, m.Groups[1].Value == "*" && File.Exists("/run/ostree-booted") && sysroot == "/"));
+        }
+
         return list;
     }
 

@@ -72,8 +72,11 @@ internal static class PushCommand
             throw Fail($"{localPath}: no such directory.");
         var local = new ArchiveRepository(localPath);
         if (!local.IsArchive)
+        {
             throw Fail($"{localPath} is not an archive-mode ostree repository (config core.mode must be archive-z2); " +
                 "create it with 'ostree init --mode=archive' or copy the commit there with 'ostree pull-local'.");
+        }
+
         var commit = local.ResolveRef(refName)
             ?? (Checksum.TryParse(refName, out var c) ? c : throw Fail($"Unknown ref '{refName}' in {localPath}."));
         var repoPath = $"api/v1/repos/{Uri.EscapeDataString(repo)}";

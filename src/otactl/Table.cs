@@ -11,8 +11,11 @@ internal static class Table
         all.AddRange(rows);
         var widths = new int[headers.Length];
         foreach (var row in all)
+        {
             for (var i = 0; i < headers.Length; i++)
                 widths[i] = Math.Max(widths[i], (row.ElementAtOrDefault(i) ?? "").Length);
+        }
+
         foreach (var row in all)
         {
             var cells = Enumerable.Range(0, headers.Length).Select(i => (row.ElementAtOrDefault(i) ?? "").PadRight(widths[i]));

@@ -151,7 +151,9 @@ internal static class TargetsCommands
             var missing = res.Deltas.Where(d => !d.Exists).ToList();
             var existing = res.Deltas.Where(d => d.Exists).ToList();
             if (missing.Count == 0)
+            {
                 ctx.Out.WriteLine($"Nothing to generate: every static delta to {toVersion} that is needed exists.");
+            }
             else
             {
                 ctx.Out.WriteLine(dry ? "Dry run: Would generate static deltas for target versions:" : "Generating static deltas for target versions:");

@@ -92,7 +92,10 @@ internal static class WavesCommands
                 }
             }
             else
+            {
                 text = value;
+            }
+
             names.AddRange(text.Split(DeviceSeparators, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         }
         if (names.Count == 0)
@@ -121,7 +124,9 @@ internal static class WavesCommands
         {
             IReadOnlyList<string> names;
             if (parse.GetValue(name) is { } one)
+            {
                 names = [one];
+            }
             else
             {
                 names = [.. (await api.GetAsync<List<WaveInfo>>("api/v1/waves", ct))

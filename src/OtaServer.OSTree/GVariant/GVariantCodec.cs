@@ -365,9 +365,13 @@ public sealed partial class GVariant
             int start = GVariantType.AlignUp(pos, m.Alignment);
             long end;
             if (m.FixedSize is int ms)
+            {
                 end = start + ms;
+            }
             else if (i == members.Count - 1)
+            {
                 end = tableStart;
+            }
             else
             {
                 offsetIndex++;

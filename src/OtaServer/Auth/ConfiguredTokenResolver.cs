@@ -25,8 +25,11 @@ internal sealed partial class ConfiguredTokenResolver : ITokenResolver
                 continue;
             var bad = t.Scopes.Where(s => !Scopes.ConfigurableScopes.Contains(s)).ToList();
             if (bad.Count > 0)
+            {
                 throw new OptionsValidationException(OtaServerOptions.SectionName, typeof(OtaServerOptions),
                     [$"Token '{t.Name}' has unknown scopes {string.Join(',', bad)}; allowed: {string.Join(',', Scopes.ConfigurableScopes)}."]);
+            }
+
             _tokens.Add((Digest(t.Token), string.IsNullOrEmpty(t.Name) ? "token" : t.Name, [.. t.Scopes]));
         }
         if (_tokens.Count == 0)

@@ -23,11 +23,16 @@ internal static class ProxyFeature
                 o.KnownIPNetworks.Clear();
             }
             foreach (var p in proxy.KnownProxies)
+            {
                 o.KnownProxies.Add(IPAddress.TryParse(p, out var ip) ? ip
                     : throw new OptionsValidationException("OtaServer:Proxy:KnownProxies", typeof(ProxyOptions), [$"'{p}' is not an IP address."]));
+            }
+
             foreach (var n in proxy.KnownNetworks)
+            {
                 o.KnownIPNetworks.Add(System.Net.IPNetwork.TryParse(n, out var net) ? net
                     : throw new OptionsValidationException("OtaServer:Proxy:KnownNetworks", typeof(ProxyOptions), [$"'{n}' is not a CIDR network such as 10.0.0.0/8."]));
+            }
         });
         return services;
     }

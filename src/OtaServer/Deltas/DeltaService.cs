@@ -25,7 +25,6 @@ internal sealed partial class DeltaService(
     public const string StatsFile = Repository.DeltaStatsFile;
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
-    private readonly ConcurrentDictionary<string, SemaphoreSlim> _pairLocks = new(StringComparer.Ordinal);
 
     public DeltaStats? Find(string repository, string? from, string to)
     {
@@ -49,9 +48,7 @@ internal sealed partial class DeltaService(
     {
         var (repo, name) = Validate(repository, from, to);
 
-        var gate = _pairLocks.GetOrAdd(repository + ":" + name, _ => new SemaphoreSlim(1, 1));
-        await gate.WaitAsync(cancellationToken);
-        try
+        // Callers hold the pair's lock (StaticDeltasJobHandler, through which every generation runs).
         {
             if (repo.HasDeltaFiles(name))
             {
@@ -99,10 +96,6 @@ internal sealed partial class DeltaService(
                     Directory.Delete(staging, recursive: true);
             }
         }
-        finally
-        {
-            gate.Release();
-        }
     }
 
     /// <summary>Unlists a delta now (summary and index); its files go after the grace period. False if it is not published.</summary>
@@ -128,7 +121,7 @@ internal sealed partial class DeltaService(
     public (Repository Repository, DeltaName Name) Validate(string repository, string? from, string to)
     {
         if (!registry.TryGet(repository, out var repo))
-            throw new DeltaRequestException(404, "Unknown repository", $"No repository named '{repository}'.");
+            throw new DeltaRequestException(404, Http.Problems.UnknownRepositoryTitle, Http.Problems.UnknownRepositoryDetail(repository, registry.Names));
         if (!TryName(from, to, out var name))
             throw new DeltaRequestException(400, "Invalid commit", "'from' and 'to' must be 64-character hex commit checksums.");
         if (name.From == name.To)
@@ -161,8 +154,10 @@ internal sealed partial class DeltaService(
             throw new DeltaRequestException(422, "Unknown commit", $"The '{role}' commit {commit} is not in repository '{repository}'.");
         var walk = repo.WalkCommit(commit);
         if (!walk.IsComplete)
+        {
             throw new DeltaRequestException(422, "Incomplete commit",
                 $"The '{role}' commit {commit} lacks {walk.Missing.Count} object(s) (first: {walk.Missing[0]}); push it completely first.");
+        }
     }
 
     private static DeltaStats? ReadPublished(Repository repo, DeltaName name)
@@ -194,8 +189,11 @@ internal sealed partial class DeltaService(
             (written, superblockSize) = (sb.LastModified, sb.Length);
         }
         if (TryReadSizes(repo, name) is { } sizes)
+        {
             return new DeltaStats(repo.Name, name.From?.ToString(), name.To.ToString(), sizes.Parts, sizes.PartBytes, sizes.PartUncompressedBytes,
                 sizes.Fallbacks, sizes.FallbackBytes, superblockSize, 0, "unknown", written, sizes.FallbackUncompressedBytes);
+        }
+
         var parts = 0;
         long compressed = 0;
         while (repo.OpenDeltaFile(name, parts.ToString(System.Globalization.CultureInfo.InvariantCulture)) is { } part)

@@ -1,6 +1,8 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using OtaServer.Auth;
 using OtaServer.Jobs;
+using OtaServer.Http;
 using OtaServer.OSTree;
 using OtaServer.Repositories;
 
@@ -32,21 +34,21 @@ internal static class DeltasEndpoints
         return app;
     }
 
-    private static async Task<IResult> CreateAsync(string repo, [FromBody] CreateDeltaRequest request, DeltaService deltas,
+    private static async Task<Results<Accepted<DeltaJobAccepted>, Ok<DeltaStats>, ProblemHttpResult>> CreateAsync(string repo, [FromBody] CreateDeltaRequest request, DeltaService deltas,
         RepositoryRegistry registry, IJobQueue jobs, CancellationToken cancellationToken)
     {
         if (!registry.TryGet(repo, out var repository))
-            return RepositoryProblems.UnknownRepository(repo);
+            return Problems.UnknownRepository(repo, registry.Names);
         if (string.IsNullOrWhiteSpace(request.To))
-            return RepositoryProblems.Problem(400, "Missing 'to'", "Send {\"from\": \"<commit|ref|null>\", \"to\": \"<commit|ref>\"}.");
+            return Problems.Problem(400, "Missing 'to'", "Send {\"from\": \"<commit|ref|null>\", \"to\": \"<commit|ref>\"}.");
         var archive = repository.Reader;
         if (Resolve(archive, request.To) is not { } to)
-            return RepositoryProblems.Problem(422, "Unknown 'to'", $"'{request.To}' is neither a commit nor a ref of repository '{repo}'.");
+            return Problems.Problem(422, "Unknown 'to'", $"'{request.To}' is neither a commit nor a ref of repository '{repo}'.");
         Checksum? from = null;
         if (!string.IsNullOrWhiteSpace(request.From))
         {
             if (Resolve(archive, request.From) is not { } f)
-                return RepositoryProblems.Problem(422, "Unknown 'from'", $"'{request.From}' is neither a commit nor a ref of repository '{repo}'.");
+                return Problems.Problem(422, "Unknown 'from'", $"'{request.From}' is neither a commit nor a ref of repository '{repo}'.");
             from = f;
         }
         try
@@ -55,7 +57,7 @@ internal static class DeltasEndpoints
         }
         catch (DeltaRequestException e)
         {
-            return RepositoryProblems.Problem(e.Status, e.Title, e.Message);
+            return Problems.Problem(e.Status, e.Title, e.Message);
         }
         if (deltas.Find(repo, from?.ToString(), to.ToString()) is { } existing)
             return TypedResults.Ok(existing);
@@ -64,32 +66,32 @@ internal static class DeltasEndpoints
         return TypedResults.Accepted(url, new DeltaJobAccepted(job.Id, url, url + "/log", !created, from?.ToString(), to.ToString()));
     }
 
-    private static IResult List(string repo, RepositoryRegistry registry, DeltaService deltas) =>
-        registry.TryGet(repo, out _) ? TypedResults.Ok(deltas.List(repo)) : RepositoryProblems.UnknownRepository(repo);
+    private static Results<Ok<IReadOnlyList<DeltaStats>>, ProblemHttpResult> List(string repo, RepositoryRegistry registry, DeltaService deltas) =>
+        registry.TryGet(repo, out _) ? TypedResults.Ok(deltas.List(repo)) : Problems.UnknownRepository(repo, registry.Names);
 
-    private static IResult Get(string repo, string name, RepositoryRegistry registry, DeltaService deltas)
+    private static Results<Ok<DeltaStats>, ProblemHttpResult> Get(string repo, string name, RepositoryRegistry registry, DeltaService deltas)
     {
         if (!registry.TryGet(repo, out _))
-            return RepositoryProblems.UnknownRepository(repo);
+            return Problems.UnknownRepository(repo, registry.Names);
         if (!DeltaName.TryParse(name, out var n))
             return BadName(name);
         return deltas.Find(repo, n.From?.ToString(), n.To.ToString()) is { } stats
             ? TypedResults.Ok(stats)
-            : RepositoryProblems.Problem(404, "No such delta", $"Repository '{repo}' has no published delta {name}.");
+            : Problems.Problem(404, "No such delta", $"Repository '{repo}' has no published delta {name}.");
     }
 
-    private static async Task<IResult> DeleteAsync(string repo, string name, RepositoryRegistry registry, DeltaService deltas, CancellationToken cancellationToken)
+    private static async Task<Results<NoContent, ProblemHttpResult>> DeleteAsync(string repo, string name, RepositoryRegistry registry, DeltaService deltas, CancellationToken cancellationToken)
     {
         if (!registry.TryGet(repo, out _))
-            return RepositoryProblems.UnknownRepository(repo);
+            return Problems.UnknownRepository(repo, registry.Names);
         if (!DeltaName.TryParse(name, out var n))
             return BadName(name);
         return await deltas.DeleteAsync(repo, n, cancellationToken)
             ? TypedResults.NoContent()
-            : RepositoryProblems.Problem(404, "No such delta", $"Repository '{repo}' has no published delta {name}.");
+            : Problems.Problem(404, "No such delta", $"Repository '{repo}' has no published delta {name}.");
     }
 
-    private static IResult BadName(string name) => RepositoryProblems.Problem(400, "Invalid delta name",
+    private static ProblemHttpResult BadName(string name) => Problems.Problem(400, "Invalid delta name",
         $"'{name}' is not a delta name; use FROMHEX-TOHEX, or TOHEX for a delta from scratch.");
 
     private static Checksum? Resolve(ArchiveRepository repo, string text)

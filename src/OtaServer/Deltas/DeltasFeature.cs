@@ -10,9 +10,17 @@ public static class DeltasFeature
             .ValidateOnStart();
         services.AddSingleton<DeltaService>();
         services.AddSingleton<IDeltaService>(sp => sp.GetRequiredService<DeltaService>());
+        services.AddSingleton<DeltaLookup>();
+        services.AddSingleton<DeltaPlanner>();
+        services.AddSingleton<Jobs.IJobHandler, StaticDeltasJobHandler>();
         services.AddHostedService<DeltaCleanupService>();
         return services;
     }
 
-    public static IEndpointRouteBuilder MapDeltas(this IEndpointRouteBuilder app) => app.MapDeltasEndpoints();
+    public static IEndpointRouteBuilder MapDeltas(this IEndpointRouteBuilder app)
+    {
+        app.MapDeltasEndpoints();
+        StaticDeltasEndpoints.Map(app);
+        return app;
+    }
 }

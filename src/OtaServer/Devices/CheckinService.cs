@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
+using OtaServer.Deltas;
 using OtaServer.Store;
 using OtaServer.Targets;
 
@@ -41,7 +42,7 @@ internal sealed class CheckinService(
     DeltaLookup deltas,
     IFleetStore store,
     LastSeenWriter lastSeen,
-    OtaServer.Waves.WaveCheckin waves,
+    IRolloutPolicy waves,
     UpdatePolicy policy,
     IOptions<DevicesOptions> options,
     TimeProvider time)

@@ -45,7 +45,9 @@ internal sealed class DeviceTokenResolver(IFleetStore store) : ITokenResolver
     public void Forget(string deviceName)
     {
         foreach (var kv in _names)
+        {
             if (kv.Value == deviceName)
                 _names.TryRemove(kv.Key, out _);
+        }
     }
 }

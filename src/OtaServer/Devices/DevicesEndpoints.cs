@@ -1,7 +1,7 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using OtaServer.Auth;
-using OtaServer.Jobs;
+using OtaServer.Http;
 using OtaServer.Store;
 using OtaServer.Targets;
 
@@ -207,8 +207,11 @@ internal static class DevicesEndpoints
         if (problem is not null)
             return problem;
         if (string.IsNullOrEmpty(req!.RegistrationToken) || req.RegistrationToken.Length > 512)
+        {
             return TypedResults.Problem("'registrationToken' is required: ask an operator for one (POST /api/v1/devices/registration-tokens).",
                 statusCode: StatusCodes.Status401Unauthorized, title: "Registration token required");
+        }
+
         if (CheckNames(req.Name, req.HardwareId, req.Tag) is { } bad)
             return Problems.BadRequest(bad);
         var token = DeviceTokens.NewToken();

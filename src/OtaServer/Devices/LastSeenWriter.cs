@@ -53,8 +53,11 @@ internal sealed partial class LastSeenWriter(IFleetStore store, IOptions<Devices
             return;
         var batch = new List<KeyValuePair<string, DateTimeOffset>>(_pending.Count);
         foreach (var kv in _pending)
+        {
             if (_pending.TryRemove(kv))
                 batch.Add(kv);
+        }
+
         try
         {
             await store.TouchDevicesAsync(batch, CancellationToken.None);

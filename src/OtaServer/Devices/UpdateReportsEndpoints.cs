@@ -1,7 +1,7 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using OtaServer.Auth;
-using OtaServer.Jobs;
+using OtaServer.Http;
 using OtaServer.Store;
 using OtaServer.Targets;
 

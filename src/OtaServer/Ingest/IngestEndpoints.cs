@@ -1,6 +1,8 @@
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 using OtaServer.Auth;
+using OtaServer.Http;
 using OtaServer.OSTree;
 using OtaServer.Repositories;
 
@@ -44,30 +46,33 @@ internal static class IngestEndpoints
         return app;
     }
 
-    private static IResult FindMissingAsync(string repo, [FromBody] MissingObjectsRequest request, RepositoryRegistry registry)
+    private static Results<Ok<MissingObjectsResponse>, ProblemHttpResult> FindMissingAsync(string repo, [FromBody] MissingObjectsRequest request, RepositoryRegistry registry)
     {
         if (!registry.TryGet(repo, out var repository))
-            return RepositoryProblems.UnknownRepository(repo);
+            return Problems.UnknownRepository(repo, registry.Names);
         if (request.Objects is null)
-            return RepositoryProblems.Problem(400, "Invalid request", "Send {\"objects\": [\"<64 hex>.<type>\", …]}.");
+            return Problems.Problem(400, "Invalid request", "Send {\"objects\": [\"<64 hex>.<type>\", …]}.");
         if (request.Objects.Count > MaxQueryNames)
-            return RepositoryProblems.Problem(400, "Too many names", $"Ask about at most {MaxQueryNames} objects per request.");
+            return Problems.Problem(400, "Too many names", $"Ask about at most {MaxQueryNames} objects per request.");
         var missing = new List<string>();
         foreach (var text in request.Objects)
         {
             if (!ObjectName.TryParse(text, out var name))
-                return RepositoryProblems.Problem(400, "Invalid object name",
+            {
+                return Problems.Problem(400, "Invalid object name",
                     $"'{Truncate(text)}' is not an object name; expected \"<64 hex>.<commit|dirtree|dirmeta|filez|commitmeta>\".");
+            }
+
             if (!repository.HasObject(name))
                 missing.Add(name.ToString());
         }
         return TypedResults.Ok(new MissingObjectsResponse(missing));
     }
 
-    private static async Task<IResult> UploadAsync(string repo, HttpContext http, RepositoryRegistry registry, ObjectImporter importer, CancellationToken cancellationToken)
+    private static async Task<Results<Ok<ImportResult>, ProblemHttpResult>> UploadAsync(string repo, HttpContext http, RepositoryRegistry registry, ObjectImporter importer, CancellationToken cancellationToken)
     {
         if (!registry.TryGet(repo, out var repository))
-            return RepositoryProblems.UnknownRepository(repo);
+            return Problems.UnknownRepository(repo, registry.Names);
         // Uploads are streamed to disk; their size is not limited by memory.
         if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
             limit.MaxRequestBodySize = null;
@@ -82,23 +87,23 @@ internal static class IngestEndpoints
         }
         catch (Exception e) when (e is BadHttpRequestException or IOException && !cancellationToken.IsCancellationRequested)
         {
-            return RepositoryProblems.Problem(400, "Upload interrupted",
+            return Problems.Problem(400, "Upload interrupted",
                 $"The upload could not be read to its end ({e.Message}). {ObjectImporter.KeptNote}");
         }
     }
 
-    private static IResult ListRefs(string repo, RepositoryRegistry registry, RefUpdater refs)
+    private static Results<Ok<IReadOnlyList<RefInfo>>, ProblemHttpResult> ListRefs(string repo, RepositoryRegistry registry, RefUpdater refs)
     {
         if (!registry.TryGet(repo, out var repository))
-            return RepositoryProblems.UnknownRepository(repo);
+            return Problems.UnknownRepository(repo, registry.Names);
         return TypedResults.Ok(refs.List(repository));
     }
 
-    private static async Task<IResult> UpdateRefAsync(string repo, string @ref, [FromBody] RefUpdateRequest request,
+    private static async Task<Results<Ok<RefInfo>, ProblemHttpResult>> UpdateRefAsync(string repo, string @ref, [FromBody] RefUpdateRequest request,
         RepositoryRegistry registry, RefUpdater refs, CancellationToken cancellationToken)
     {
         if (!registry.TryGet(repo, out var repository))
-            return RepositoryProblems.UnknownRepository(repo);
+            return Problems.UnknownRepository(repo, registry.Names);
         try
         {
             var info = await refs.UpdateAsync(repository, @ref, request, cancellationToken);
@@ -110,12 +115,12 @@ internal static class IngestEndpoints
         }
     }
 
-    internal static IResult ToProblem(IngestException e)
+    internal static ProblemHttpResult ToProblem(IngestException e)
     {
         var extensions = new Dictionary<string, object?>();
         if (e.Objects is { Count: > 0 } objects)
             extensions["objects"] = objects.Take(1000).ToList();
-        return RepositoryProblems.Problem(e.Status, e.Title, e.Message, extensions);
+        return Problems.Problem(e.Status, e.Title, e.Message, extensions);
     }
 
     private static string Truncate(string? s) => s is null ? "null" : s.Length <= 80 ? s : s[..80] + "…";

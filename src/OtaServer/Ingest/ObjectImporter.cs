@@ -127,8 +127,10 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                         }
                         await verifyQueue.Writer.WriteAsync(item, cancellationToken);
                         lock (failures)
+                        {
                             if (failures.Count > 0)
                                 break;
+                        }
                     }
                 }
             }
@@ -206,8 +208,11 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                         $"The upload's compressed stream is corrupt inside {name} ({e.Message}). {KeptNote}");
                 }
                 if (n == 0)
+                {
                     throw new IngestException(StatusCodes.Status400BadRequest, "Truncated upload",
                         $"The tar stream ended inside {name}. {KeptNote}");
+                }
+
                 try
                 {
                     destination?.Write(buffer, offset, n);
@@ -287,8 +292,11 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
             throw StorageError(name, e);
         }
         if (tee.EndedEarly)
+        {
             throw new IngestException(StatusCodes.Status400BadRequest, "Truncated upload",
                 $"The tar stream ended inside {name}. {KeptNote}");
+        }
+
         return null;
     }
 

@@ -18,8 +18,11 @@ internal sealed partial class RefUpdater(ILogger<RefUpdater> logger)
     public async Task<RefInfo> UpdateAsync(Repository repository, string refName, RefUpdateRequest request, CancellationToken cancellationToken)
     {
         if (!ArchiveRepository.IsValidRefName(refName))
+        {
             throw new IngestException(400, "Invalid ref name",
                 $"'{refName}' is not a valid ref: use segments of letters, digits, '-', '.', '_' separated by '/', each starting with a letter, digit or '_'.");
+        }
+
         if (!Checksum.TryParse(request.Commit, out var commit))
             throw new IngestException(400, "Invalid commit", "'commit' must be a 64-character hex checksum.");
         Checksum? expected = null;
@@ -33,25 +36,35 @@ internal sealed partial class RefUpdater(ILogger<RefUpdater> logger)
         using var _ = await repository.LockAsync(cancellationToken);
         var repo = repository.Reader;
         if (!repo.HasObject(new ObjectName(commit, ObjectType.Commit)))
+        {
             throw new IngestException(422, "Commit not found",
                 $"Commit {commit} is not in repository '{repository.Name}'; upload its objects first.", [new ObjectName(commit, ObjectType.Commit).ToString()]);
+        }
+
         var walk = repo.WalkCommit(commit);
         if (!walk.IsComplete)
+        {
             throw new IngestException(422, "Incomplete commit",
                 $"{walk.Missing.Count} object(s) reachable from {commit} are missing; upload them before moving the ref.",
                 walk.Missing.Select(m => m.ToString()).ToList());
+        }
+
         repository.ClearPartial(commit);
 
         var current = repo.ResolveRef(refName);
         if (!request.Force || expected is not null)
         {
             if (current != expected)
+            {
                 throw new IngestException(409, "Ref changed",
                     $"Ref '{refName}' is at {Describe(current)}, not at the expected {Describe(expected)}. Fetch the refs and retry.");
+            }
         }
         if (!request.Force && current is { } cur && cur != commit && !Descends(repo, commit, cur))
+        {
             throw new IngestException(409, "Not a fast-forward",
                 $"Commit {commit} does not descend from {cur}, the current value of '{refName}'. Use force to replace it.");
+        }
 
         if (current != commit)
         {

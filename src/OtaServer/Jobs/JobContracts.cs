@@ -1,6 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
+using OtaServer.Store;
+
 namespace OtaServer.Jobs;
 
 /// <summary>The log of one job: timestamped lines kept with the job in the store.</summary>
@@ -22,9 +24,6 @@ public interface IJobHandler
     Task RunAsync(JobContext job, CancellationToken cancellationToken);
 }
 
-[JsonConverter(typeof(JsonStringEnumConverter<JobStatus>))]
-public enum JobStatus { Pending, Running, Succeeded, Failed, Cancelled }
-
 public sealed record JobInfo(
     string Id,
     string Kind,
@@ -44,4 +43,10 @@ public interface IJobQueue
     Task<(JobInfo Job, bool Created)> EnqueueAsync(string kind, object payload, string? dedupKey, CancellationToken cancellationToken);
 
     Task<JobInfo?> GetAsync(string id, CancellationToken cancellationToken);
+}
+
+internal static class JobRecordMapping
+{
+    /// <summary>The API view of a stored job.</summary>
+    public static JobInfo ToInfo(this JobRecord job) => new(job.Id, job.Kind, job.Status, job.CreatedAt, job.StartedAt, job.FinishedAt, job.Error);
 }

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using OtaServer.Auth;
+using OtaServer.Http;
 using OtaServer.Store;
 
 namespace OtaServer.Jobs;

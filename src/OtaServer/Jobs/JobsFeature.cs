@@ -10,7 +10,6 @@ public static class JobsFeature
         services.AddSingleton<IJobQueue, JobQueue>();
         services.AddSingleton<JobWorker>();
         services.AddHostedService(sp => sp.GetRequiredService<JobWorker>());
-        services.AddSingleton<IJobHandler, StaticDeltasJobHandler>();
         return services;
     }
 

@@ -27,8 +27,11 @@ public sealed partial class RepositoryRegistry
         foreach (var name in names.Distinct(StringComparer.Ordinal))
         {
             if (!IsValidName(name))
+            {
                 throw new OptionsValidationException(OtaServerOptions.SectionName, typeof(OtaServerOptions),
                     [$"Repository name '{name}' is invalid: use letters, digits, '-', '_' and '.' (not starting with '.')."]);
+            }
+
             var storage = new LocalFolderStorage(Path.Combine(reposDir, name));
             if (EnsureArchiveRepository(storage))
                 LogCreated(logger, name, storage.Location);

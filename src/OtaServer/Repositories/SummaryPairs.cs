@@ -51,9 +51,14 @@ public sealed class SummaryPairs(TimeProvider time)
     {
         var now = time.GetUtcNow();
         if (_pins.Count >= MaxPins)
+        {
             foreach (var (key, pin) in _pins)
+            {
                 if (now - pin.At > PinDuration)
                     _pins.TryRemove(key, out _);
+            }
+        }
+
         _pins[(connectionId, repository)] = (generation.SignatureHash, now);
     }
 

@@ -153,8 +153,10 @@ internal sealed partial class DeltaDownloadTracker
         Volatile.Write(ref _warnedFull, 0);
         var expiry = _timeout + _idle + _grace;
         foreach (var (key, download) in _downloads)
+        {
             if (download.IsExpired(now, expiry, _time))
                 _downloads.TryRemove(new KeyValuePair<DownloadKey, Download>(key, download));
+        }
     }
 
     private readonly record struct DownloadKey(string Client, string Target);

@@ -43,7 +43,9 @@ internal static class HttpConditions
                 return PreconditionResult.Failed;
         }
         else if (TryGetDate(headers.IfUnmodifiedSince, out var unmodifiedSince) && lastModified > unmodifiedSince)
+        {
             return PreconditionResult.Failed;
+        }
 
         var ifNoneMatch = headers.IfNoneMatch;
         if (ifNoneMatch.Count > 0)
@@ -65,7 +67,10 @@ internal static class HttpConditions
         var range = headers.Range;
         if (range.Count != 1 || !RangeHeaderValue.TryParse(range[0], out var parsed)
             || !string.Equals(parsed.Unit.Value, "bytes", StringComparison.OrdinalIgnoreCase))
+        {
             return RangeResult.Full;
+        }
+
         var ifRange = headers.IfRange;
         if (ifRange.Count > 0 && !IfRangeMatches(ifRange, etag, lastModified))
             return RangeResult.Full;
@@ -91,7 +96,10 @@ internal static class HttpConditions
                 end = length - 1;
             }
             else
+            {
                 continue;
+            }
+
             result.Add(new ByteRange(start, end - start + 1));
             total += end - start + 1;
         }
@@ -118,8 +126,11 @@ internal static class HttpConditions
             return false;
         var current = new EntityTagHeaderValue(etag);
         foreach (var tag in tags)
+        {
             if (tag.Equals(EntityTagHeaderValue.Any) || tag.Compare(current, strong))
                 return true;
+        }
+
         return false;
     }
 

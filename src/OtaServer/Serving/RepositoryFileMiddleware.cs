@@ -17,7 +17,10 @@ internal sealed class RepositoryFileMiddleware(RequestDelegate next, RepositoryF
         var path = request.Path.Value;
         if (path is null || !path.StartsWith(Prefix, StringComparison.Ordinal)
             || !(HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method)))
+        {
             return next(context);
+        }
+
         var slash = path.IndexOf('/', Prefix.Length);
         var repository = slash < 0 ? path[Prefix.Length..] : path[Prefix.Length..slash];
         if (repository.Length == 0)

@@ -2,11 +2,11 @@ using System.Buffers;
 using System.Globalization;
 using System.IO.Pipelines;
 using System.Security.Cryptography;
-using OtaServer.OSTree;
 using System.Text;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
+using OtaServer.OSTree;
 using OtaServer.Repositories;
 using OtaServer.Repositories.Storage;
 
@@ -52,8 +52,8 @@ internal sealed partial class RepositoryFileServer(
     {
         if (!registry.TryGet(repository, out var repo))
         {
-            await ProblemAsync(context, StatusCodes.Status404NotFound, "Unknown repository",
-                $"No repository named '{repository}' is served here; configured ones: {string.Join(", ", registry.Names)}.");
+            await ProblemAsync(context, StatusCodes.Status404NotFound, Http.Problems.UnknownRepositoryTitle,
+                Http.Problems.UnknownRepositoryDetail(repository, registry.Names));
             return;
         }
         switch (RepositoryPathGuard.Check(path, out var kind))
@@ -157,7 +157,10 @@ internal sealed partial class RepositoryFileServer(
                         etag = ContentHashCache.HashETag(content.AsSpan(0, (int)length));
                     }
                     else
+                    {
                         etag = hashes.GetETag(repo.Name + "/" + path, handle, length, lastWrite.Ticks);
+                    }
+
                     break;
             }
             await RespondAsync(context, handle, content, length, etag, lastModified, HeaderUtilities.FormatDate(lastModified), kind, repo, path);
@@ -266,7 +269,10 @@ internal sealed partial class RepositoryFileServer(
         var index = 0;
         if (DeltaName.TryParseRelativePath(path, out var delta)
             && RepositoryPathGuard.TryParsePartNumber(path.AsSpan(lastSlash + 1), out index))
+        {
             download = deltas.PartStarting(DeltaDownloadTracker.ClientKey(context), delta.To.ToString());
+        }
+
         var complete = false;
         try
         {

@@ -59,8 +59,10 @@ internal static class RepositoryPathGuard
         // Pass 1: the alphabet. Only [A-Za-z0-9._+-] and '/' appear in an archive repository (hex, modified
         // base64, ref names, part numbers). This excludes '%', '\\', NUL, ':', '~', spaces and non-ASCII.
         foreach (var c in path)
+        {
             if (!char.IsAsciiLetterOrDigit(c) && c is not ('/' or '.' or '_' or '-' or '+'))
                 return PathVerdict.BadRequest;
+        }
 
         // Pass 2: segments. No empty segment ("a//b", "/abs"), no dot segment, nothing overlong; dot-files are internal.
         var segments = 0;
@@ -78,7 +80,9 @@ internal static class RepositoryPathGuard
                 verdict = PathVerdict.NotServed; // "dir/": a directory
             }
             else if (length > MaxSegmentLength)
+            {
                 return PathVerdict.BadRequest;
+            }
             else if (path[start] == '.')
             {
                 if (length == 1 || (length == 2 && path[start + 1] == '.'))
@@ -126,7 +130,10 @@ internal static class RepositoryPathGuard
         kind = default;
         if (rest.Length < 2 + 1 + 62 + 1 || rest[2] != '/' || rest[65] != '.'
             || !IsLowerHex(rest[..2]) || !IsLowerHex(rest.Slice(3, 62)))
+        {
             return PathVerdict.NotServed;
+        }
+
         switch (rest[66..])
         {
             case "commit" or "dirtree" or "dirmeta" or "filez":
@@ -174,7 +181,10 @@ internal static class RepositoryPathGuard
         const int length = 2 + 1 + (Mb64ChecksumLength - 2) + 6;
         if (rest.Length != length || rest[2] != '/' || !rest.EndsWith(".index")
             || !IsMb64(rest[..2]) || !IsMb64(rest.Slice(3, Mb64ChecksumLength - 2)))
+        {
             return PathVerdict.NotServed;
+        }
+
         kind = RepositoryFileKind.DeltaIndex;
         return PathVerdict.Serve;
     }
@@ -219,16 +229,22 @@ internal static class RepositoryPathGuard
     private static bool IsLowerHex(ReadOnlySpan<char> s)
     {
         foreach (var c in s)
+        {
             if (!char.IsAsciiDigit(c) && c is not (>= 'a' and <= 'f'))
                 return false;
+        }
+
         return true;
     }
 
     private static bool IsMb64(ReadOnlySpan<char> s)
     {
         foreach (var c in s)
+        {
             if (!char.IsAsciiLetterOrDigit(c) && c is not ('+' or '_'))
                 return false;
+        }
+
         return true;
     }
 }

@@ -26,11 +26,16 @@ public static class SigningFeature
     internal static Results<FileContentHttpResult, ProblemHttpResult> GetPublicKeys(string repo, RepositoryRegistry registry, SummarySigner signer)
     {
         if (!registry.TryGet(repo, out _))
-            return TypedResults.Problem(statusCode: 404, title: "Unknown repository",
-                detail: $"No repository named '{repo}'. Known: {string.Join(", ", registry.Names)}.");
+        {
+            return Http.Problems.UnknownRepository(repo, registry.Names);
+        }
+
         if (!signer.Enabled)
+        {
             return TypedResults.Problem(statusCode: 404, title: "Summaries are not signed",
                 detail: "No signing key is configured: set OtaServer:Signing:Keys:0:SecretKeyFile (see README, 'Signed updates').");
+        }
+
         return TypedResults.File(signer.ExportPublicKeys(), "application/pgp-keys", "signing-keys.asc");
     }
 }

@@ -43,7 +43,8 @@ public sealed class SummarySigner : Repositories.ISummarySigner
     {
         var sigs = new List<ReadOnlyMemory<byte>>();
         foreach (var data in documents)
-        foreach (var (key, priv) in _keys)
+        {
+            foreach (var (key, priv) in _keys)
         {
             var gen = new PgpSignatureGenerator(key.PublicKey.Algorithm, HashAlgorithmTag.Sha256);
             gen.InitSign(PgpSignature.BinaryDocument, priv);
@@ -58,6 +59,8 @@ public sealed class SummarySigner : Repositories.ISummarySigner
                 gen.Generate().Encode(bcpg);
             sigs.Add(ms.ToArray());
         }
+        }
+
         return GVariant.VarDict((GpgSigsKey, GVariant.ByteArrayArray(sigs))).Serialize();
     }
 
@@ -76,8 +79,11 @@ public sealed class SummarySigner : Repositories.ISummarySigner
     private static (PgpSecretKey, PgpPrivateKey) Load(string file, string passphrase)
     {
         if (!File.Exists(file))
+        {
             throw new OptionsValidationException(SigningOptions.SectionName, typeof(SigningOptions),
                 [$"Signing key file '{file}' does not exist: export one with 'gpg --armor --export-secret-keys KEYID > FILE'."]);
+        }
+
         PgpSecretKeyRingBundle bundle;
         try
         {

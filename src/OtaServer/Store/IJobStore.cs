@@ -1,6 +1,9 @@
-using OtaServer.Jobs;
+using System.Text.Json.Serialization;
 
 namespace OtaServer.Store;
+
+[JsonConverter(typeof(JsonStringEnumConverter<JobStatus>))]
+public enum JobStatus { Pending, Running, Succeeded, Failed, Cancelled }
 
 public sealed record JobRecord(
     string Id,
@@ -14,8 +17,6 @@ public sealed record JobRecord(
     DateTimeOffset? FinishedAt,
     string? Error)
 {
-    public JobInfo ToInfo() => new(Id, Kind, Status, CreatedAt, StartedAt, FinishedAt, Error);
-
     public bool IsFinished => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled;
 }
 

@@ -1,5 +1,4 @@
 using Microsoft.Data.Sqlite;
-using OtaServer.Jobs;
 
 namespace OtaServer.Store;
 

@@ -141,8 +141,11 @@ internal static class SqliteMigrations
         get.CommandText = "PRAGMA user_version;";
         var from = Convert.ToInt32(get.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
         if (from > Scripts.Length)
+        {
             throw new InvalidOperationException(
                 $"The store schema is version {from} but this server knows only up to {Scripts.Length}: it was written by a newer OtaServer. Upgrade the server or restore a backup.");
+        }
+
         for (var v = from; v < Scripts.Length; v++)
         {
             using var cmd = connection.CreateCommand();

@@ -24,8 +24,11 @@ internal sealed class SqliteUpdateHistoryStore(SqliteDatabase db) : IUpdateHisto
         using var r = cmd.With("$device", device).With("$limit", limit).ExecuteReader();
         var list = new List<DeviceUpdateEntry>();
         while (r.Read())
+        {
             list.Add(new DeviceUpdateEntry(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetInt64OrNull(3), r.GetStringOrNull(4),
                 r.GetInt64OrNull(5), r.GetStringOrNull(6), r.GetTime(7)));
+        }
+
         return Task.FromResult<IReadOnlyList<DeviceUpdateEntry>>(list);
     }
 }

@@ -13,9 +13,12 @@ internal sealed class SqliteWaveStore(SqliteDatabase db) : IWaveStore
         using var r = cmd.ExecuteReader();
         var list = new List<Wave>();
         while (r.Read())
+        {
             list.Add(new Wave(r.GetString(0), r.GetInt64(1), r.GetString(2), r.GetInt64(3), r.GetString(4), r.GetString(5), r.GetStringOrNull(6),
                 Enum.Parse<WaveStatus>(r.GetString(7)), r.GetStringOrNull(8), r.GetDouble(9), r.GetInt32(10), r.GetInt64(11) != 0,
                 r.GetInt32(12), r.GetTime(13), r.GetTimeOrNull(14)));
+        }
+
         return Task.FromResult<IReadOnlyList<Wave>>(list);
     }
 

@@ -74,8 +74,11 @@ internal sealed class TargetSnapshot
             return null;
         long? best = null;
         foreach (var t in list)
+        {
             if (t.MatchesHardware(hardwareId) && (best is null || t.Version > best))
                 best = t.Version;
+        }
+
         return best;
     }
 

@@ -1,9 +1,8 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using OtaServer.Auth;
-using OtaServer.Jobs;
+using OtaServer.Http;
 using OtaServer.Repositories;
 using OtaServer.Store;
-using OtaServer.Waves;
 
 namespace OtaServer.Targets;
 
@@ -42,22 +41,7 @@ public sealed record TagChange(long Version, string Repository, IReadOnlyList<st
 
 public sealed record TagTargetsResponse(bool DryRun, IReadOnlyList<TagChange> Targets);
 
-public sealed record StaticDeltasRequest(
-    string? ByTag = null,
-    IReadOnlyList<long>? From = null,
-    string? HardwareId = null,
-    bool DryRun = false);
-
-public sealed record StaticDeltasResponse(
-    long To,
-    string Repository,
-    bool DryRun,
-    IReadOnlyList<PlannedDelta> Deltas,
-    IReadOnlyList<OrphanVersion> Orphans,
-    int DevicesOnUnknownVersions,
-    JobSummary? Job);
-
-/// <summary>Targets: create (push scope), list, show, delete, tag, and static-delta planning (admin scope).</summary>
+/// <summary>Targets: create (push scope), list, show, delete and tag (admin scope). Static-delta planning is in Deltas/.</summary>
 internal static class TargetsEndpoints
 {
     public static void Map(IEndpointRouteBuilder app)
@@ -73,13 +57,10 @@ internal static class TargetsEndpoints
         g.MapPost("tags", TagAsync).RequireAuthorization(Scopes.Admin).WithName("TagTargets")
             .WithSummary("Sets (or with append, adds) tags on the targets of the given versions.")
             .Accepts<TagTargetsRequest>("application/json");
-        g.MapPost("{to:long}/static-deltas", StaticDeltasAsync).RequireAuthorization(Scopes.Admin).WithName("PlanStaticDeltas")
-            .WithSummary("Plans the static deltas a target needs; unless dryRun, queues one job that generates the missing ones (202 + job URL).")
-            .Accepts<StaticDeltasRequest>("application/json");
     }
 
     private static async Task<Results<Created<TargetDto>, Ok<TargetDto>, ProblemHttpResult>> CreateAsync(
-        HttpRequest http, IServiceProvider services, RepositoryRegistry registry, IFleetStore store, TargetCatalog catalog, WaveTagGuard waves, TimeProvider time, CancellationToken ct)
+        HttpRequest http, RepositoryRegistry registry, IRepositoryContent content, IFleetStore store, TargetCatalog catalog, ITagOwners waves, TimeProvider time, CancellationToken ct)
     {
         var (req, problem) = await JsonBody.ReadAsync<CreateTargetRequest>(http, ct);
         if (problem is not null)
@@ -88,7 +69,7 @@ internal static class TargetsEndpoints
             return Problems.BadRequest("'version' is required: a whole number of 0 or more, unique per repository and hardware id.");
         var repo = req.Repository ?? RepositoryRegistry.DefaultRepository;
         if (!registry.TryGet(repo, out _))
-            return Problems.NotFound($"No repository '{repo}' on this server; configured: {string.Join(", ", registry.Names)}.");
+            return Problems.UnknownRepository(repo, registry.Names);
         if (!Names.IsRef(req.Ref))
             return Problems.BadRequest($"'ref' is required and must be a valid OSTree ref name (got '{req.Ref}'), e.g. 'os/x86_64/main'.");
         if (req.Commit is not null && !Names.IsCommit(req.Commit))
@@ -102,13 +83,10 @@ internal static class TargetsEndpoints
         if (Conflicting((await catalog.GetAsync(ct)).WithVersion(version, repo), hardware) is { } existing)
             return Problems.Conflict(ConflictMessage(version, repo, existing));
         // Tags owned by an open wave are refused in the dry run too, so `push -T` fails before it uploads.
-        if (await waves.CheckAsync(tags, req.Force, "\"force\": true; otactl push --force-tags", ct) is { } owned)
-            return owned;
+        if (!req.Force && await waves.FindOpenOwnerAsync(tags, ct) is { } owner)
+            return TagOwnerProblem(owner, "\"force\": true; otactl push --force-tags");
         if (req.DryRun)
             return TypedResults.Ok(new TargetDto(version, repo, req.Ref!, req.Commit ?? "", hardware, tags, time.GetUtcNow()));
-        var content = services.GetService<IRepositoryContent>();
-        if (content is null)
-            return Problems.Unavailable("This server build cannot inspect repository content (no IRepositoryContent is registered), so it cannot check the commit.");
         var commit = req.Commit ?? content.ResolveRef(repo, req.Ref!);
         if (commit is null)
             return Problems.NotFound($"Ref '{req.Ref}' does not exist in repository '{repo}'. Push the commit first (otactl push), or pass 'commit'.");
@@ -160,11 +138,17 @@ internal static class TargetsEndpoints
     {
         var matches = (await catalog.GetAsync(ct)).WithVersion(version, repository, hardwareId).ToList();
         if (matches.Count == 0)
+        {
             return (null, Problems.NotFound($"No target with version {version}" + (hardwareId is null ? "" : $" for hardware id '{hardwareId}'") +
                 ". List targets with GET /api/v1/targets (otactl targets list)."));
+        }
+
         if (matches.Count > 1)
+        {
             return (null, Problems.Conflict($"Version {version} names {matches.Count} targets (" +
                 string.Join("; ", matches.Select(t => $"{t.Repository} [{string.Join(",", t.HardwareIds)}]")) + "): add 'hardwareId' (and 'repository') to choose one."));
+        }
+
         return (matches[0], null);
     }
 
@@ -187,7 +171,7 @@ internal static class TargetsEndpoints
     }
 
     private static async Task<Results<Ok<TagTargetsResponse>, ProblemHttpResult>> TagAsync(
-        HttpRequest http, IFleetStore store, TargetCatalog catalog, WaveTagGuard waves, CancellationToken ct)
+        HttpRequest http, IFleetStore store, TargetCatalog catalog, ITagOwners waves, CancellationToken ct)
     {
         var (req, problem) = await JsonBody.ReadAsync<TagTargetsRequest>(http, ct);
         if (problem is not null)
@@ -222,8 +206,8 @@ internal static class TargetsEndpoints
             return Problems.NotFound($"No target with version {string.Join(", ", unknown)}; nothing was tagged. List targets with GET /api/v1/targets.");
         // A tag added to or removed from a target moves it; tags a target keeps do not.
         var moved = changes.SelectMany(c => c.Before.Except(c.After, StringComparer.Ordinal).Concat(c.After.Except(c.Before, StringComparer.Ordinal)));
-        if (await waves.CheckAsync(moved, req.Force, "\"force\": true; otactl targets tag --force", ct) is { } owned)
-            return owned;
+        if (!req.Force && await waves.FindOpenOwnerAsync(moved, ct) is { } owner)
+            return TagOwnerProblem(owner, "\"force\": true; otactl targets tag --force");
         if (!req.DryRun)
         {
             await store.SetTargetTagsAsync(updates, ct);
@@ -232,49 +216,11 @@ internal static class TargetsEndpoints
         return TypedResults.Ok(new TagTargetsResponse(req.DryRun, changes));
     }
 
-    private static async Task<Results<Ok<StaticDeltasResponse>, Accepted<StaticDeltasResponse>, ProblemHttpResult>> StaticDeltasAsync(
-        long to, HttpRequest http, TargetCatalog catalog, DeltaPlanner planner, DeltaLookup deltas, IJobQueue queue, IJobStore jobs, CancellationToken ct)
-    {
-        var (req, problem) = await JsonBody.ReadAsync<StaticDeltasRequest>(http, ct);
-        if (problem is not null)
-            return problem;
-        if (req!.ByTag is not null && Names.CheckTags([req.ByTag], "byTag") is { } badTag)
-            return Problems.BadRequest(badTag);
-        if (req.HardwareId is not null && Names.CheckHardwareIds([req.HardwareId], "hardwareId") is { } badHw)
-            return Problems.BadRequest(badHw);
-        var from = req.From ?? [];
-        var notLower = from.Where(v => v >= to).ToList();
-        if (notLower.Count > 0)
-            return Problems.BadRequest($"'from' version {notLower[0]} is not lower than the target version {to}.");
-        if (req.ByTag is null && from.Count == 0)
-            return Problems.BadRequest("Say which versions to start from: 'byTag' (versions the devices following the tag run) and/or 'from' (explicit versions).");
-        // Every target of the version (one per hardware id) unless 'hardwareId' narrows it: one run serves devices of all of them.
-        var versionTargets = (await catalog.GetAsync(ct)).WithVersion(to, null, req.HardwareId).ToList();
-        if (versionTargets.Count == 0)
-            return Problems.NotFound($"No target with version {to}" + (req.HardwareId is null ? "" : $" for hardware id '{req.HardwareId}'") +
-                ". List targets with GET /api/v1/targets (otactl targets list).");
-        if (versionTargets.Select(t => t.Repository).Distinct(StringComparer.Ordinal).Count() > 1)
-            return Problems.Conflict($"Version {to} has targets in several repositories: add 'hardwareId' to choose one.");
-        var target = versionTargets[0];
-        var planned = new List<PlannedDelta>();
-        var orphans = new List<OrphanVersion>();
-        var unknownDevices = 0;
-        foreach (var t in versionTargets)
-        {
-            var plan = await planner.PlanAsync(t, req.ByTag, from, req.HardwareId, ct);
-            planned.AddRange(plan.Deltas.Where(d => !planned.Any(p => p.FromCommit == d.FromCommit && p.ToCommit == d.ToCommit)));
-            orphans.AddRange(plan.Orphans.Where(o => !orphans.Any(x => x.Version == o.Version)));
-            unknownDevices = Math.Max(unknownDevices, plan.DevicesOnUnknownVersions);
-        }
-        var response = new StaticDeltasResponse(to, target.Repository, req.DryRun, planned, orphans, unknownDevices, null);
-        var missing = planned.Where(d => !d.Exists).ToList();
-        if (req.DryRun || missing.Count == 0)
-            return TypedResults.Ok(response);
-        if (deltas.Service is null)
-            return Problems.Unavailable("This server build has no delta generator (no IDeltaService is registered); only dry runs are possible.");
-        var pairs = missing.Select(d => new DeltaPair(d.FromCommit, d.ToCommit, d.From, d.To)).ToList();
-        var (job, _) = await StaticDeltasJob.EnqueueAsync(queue, target.Repository, pairs, ct);
-        var record = await jobs.GetAsync(job.Id, ct);
-        return TypedResults.Accepted(JobsEndpoints.Url(job.Id), response with { Job = JobsEndpoints.Summary(record!) });
-    }
+    /// <summary>409: moving the tag would serve the new target to every device of the tag behind its wave's back.</summary>
+    private static ProblemHttpResult TagOwnerProblem(TagOwner owner, string forceHint) => TypedResults.Problem(
+        $"Tag '{owner.Tag}' belongs to wave '{owner.Wave}' (version {owner.Version}, {owner.Status}): moving it now would serve the new target " +
+        $"to every device of the tag behind the wave's back. Complete or cancel the wave first (otactl waves complete|cancel {owner.Wave}), " +
+        $"or force it ({forceHint}).",
+        statusCode: StatusCodes.Status409Conflict, title: "Tag owned by an open wave",
+        extensions: new Dictionary<string, object?> { ["wave"] = owner.Wave, ["tag"] = owner.Tag, ["waveVersion"] = owner.Version });
 }

@@ -1,13 +1,11 @@
 namespace OtaServer.Targets;
 
-/// <summary>Targets (numbered versions of repository refs), tags, and static-delta planning.</summary>
+/// <summary>Targets (numbered versions of repository refs) and their tags.</summary>
 public static class TargetsFeature
 {
     public static IServiceCollection AddTargets(this IServiceCollection services)
     {
         services.AddSingleton<TargetCatalog>();
-        services.AddSingleton<DeltaLookup>();
-        services.AddSingleton<DeltaPlanner>();
         return services;
     }
 

@@ -9,7 +9,7 @@ namespace OtaServer.Waves;
 /// the wave is Active or Holding (and keeps it once updated); outcomes the device reports are recorded
 /// and checked against the wave's health gate.
 /// </summary>
-internal sealed partial class WaveCheckin(WaveCatalog waves, IWaveStore store, IFleetStore fleet, TimeProvider time, ILogger<WaveCheckin> logger)
+internal sealed partial class WaveCheckin(WaveCatalog waves, IWaveStore store, IFleetStore fleet, TimeProvider time, ILogger<WaveCheckin> logger) : IRolloutPolicy
 {
     public async ValueTask<Target?> ApplyAsync(string device, CheckinRequest request, Target? tagTarget, TargetSnapshot targets, CancellationToken cancellationToken)
     {

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using OtaServer.Auth;
-using OtaServer.Jobs;
+using OtaServer.Deltas;
+using OtaServer.Http;
 using OtaServer.Store;
 using OtaServer.Targets;
 
@@ -97,8 +98,11 @@ internal static class WavesEndpoints
         var snapshotTargets = await targets.GetAsync(ct);
         var versionTargets = snapshotTargets.WithVersion(version, null, req.HardwareId).ToList();
         if (versionTargets.Count == 0)
+        {
             return Problems.NotFound($"No target with version {version}" + (req.HardwareId is null ? "" : $" for hardware id '{req.HardwareId}'") +
                 ". List targets with GET /api/v1/targets (otactl targets list).");
+        }
+
         if (versionTargets.Select(t => t.Repository).Distinct(StringComparer.Ordinal).Count() > 1)
             return Problems.Conflict($"Version {version} has targets in several repositories ({string.Join(", ", versionTargets.Select(t => t.Repository).Distinct())}): add 'hardwareId' to choose one.");
         var target = versionTargets[0];
@@ -114,18 +118,23 @@ internal static class WavesEndpoints
             {
                 var current = snapshotTargets.NewestFor(req.Tag!, hw);
                 if (current is not null && t.Version <= current.Version)
+                {
                     return Problems.Conflict($"Version {version} is not newer than version {current.Version}, which tag '{req.Tag}' serves now" +
                         (hw is null ? "." : $" for hardware id '{hw}'."));
+                }
             }
             var plan = await planner.PlanAsync(t, req.Tag, [], req.HardwareId, ct);
             missing.AddRange(plan.Deltas.Where(d => !d.Exists && !missing.Any(m => m.FromCommit == d.FromCommit && m.ToCommit == d.ToCommit)));
         }
         if (missing.Count > 0 && !req.Force)
+        {
             return TypedResults.Problem(
                 $"Static deltas are missing for devices on tag '{req.Tag}': {string.Join(", ", missing.Select(d => $"{d.From} -> {d.To} ({d.Devices} devices)"))}. " +
                 $"Generate them (otactl targets static-deltas --by-tag {req.Tag} {version}) or pass \"force\": true.",
                 statusCode: StatusCodes.Status409Conflict, title: "Static deltas missing",
                 extensions: new Dictionary<string, object?> { ["missing"] = missing });
+        }
+
         var wave = new Wave(req.Name!, target.Id, target.Repository, target.Version, target.Commit, req.Tag!, req.HardwareId, WaveStatus.Active, null,
             ratio, minSample, req.PauseAfterEachStep, 0, time.GetUtcNow(), null);
         if (!await store.AddWaveAsync(wave, ct))
@@ -159,8 +168,11 @@ internal static class WavesEndpoints
         var scope = await ScopeAsync(wave, fleet, targets, ct);
         var rollbacks = new List<WaveRollback>();
         foreach (var d in scope)
+        {
             if (await policy.GetRollbackAsync(d.Name, ct) is { } r)
                 rollbacks.Add(new WaveRollback(d.Name, r.Version, r.IsPending ? "pending" : "done", r.RequestedAt));
+        }
+
         var commits = TargetsOf(wave, await targets.GetAsync(ct)).Select(t => t.Commit).Append(wave.Commit).ToHashSet(StringComparer.Ordinal);
         var scheduled = (await store.ListWaveDevicesAsync(name, ct)).ToDictionary(d => d.Device, StringComparer.Ordinal);
         var all = new Counter();

@@ -1,3 +1,5 @@
+using OtaServer.Targets;
+
 namespace OtaServer.Waves;
 
 /// <summary>Staged rollouts of a target, gated on deltas and on device health.</summary>
@@ -7,7 +9,8 @@ public static class WavesFeature
     {
         services.AddSingleton<WaveCatalog>();
         services.AddSingleton<WaveCheckin>();
-        services.AddSingleton<WaveTagGuard>();
+        services.AddSingleton<Devices.IRolloutPolicy>(sp => sp.GetRequiredService<WaveCheckin>());
+        services.AddSingleton<ITagOwners, WaveTagGuard>();
         return services;
     }
 

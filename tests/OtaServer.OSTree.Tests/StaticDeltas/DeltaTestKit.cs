@@ -1,9 +1,9 @@
-using IOMode = System.IO.UnixFileMode;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
+using IOMode = System.IO.UnixFileMode;
 
 namespace OtaServer.OSTree.Tests.StaticDeltas;
 
@@ -77,9 +77,13 @@ internal static class TreeBuilder
             var rel = Path.GetRelativePath(root, path);
             var fi = new FileInfo(path);
             if (fi.LinkTarget is { } target)
+            {
                 result[rel] = "link:" + target;
+            }
             else if (Directory.Exists(path))
+            {
                 result[rel] = "dir";
+            }
             else
             {
                 var exec = (File.GetUnixFileMode(path) & IOMode.UserExecute) != 0;

@@ -82,7 +82,9 @@ public sealed class AuthorizationMatrixTests(ITestOutputHelper output)
                 var code = (int)response.StatusCode;
                 string? problem = null;
                 if (code >= 500)
+                {
                     problem = $"answered {code}";
+                }
                 else if (anonymous)
                 {
                     // Anonymous routes decide for themselves (registration refuses a missing registration token).
@@ -98,7 +100,10 @@ public sealed class AuthorizationMatrixTests(ITestOutputHelper output)
                         problem = $"answered {code}, expected 403 (needs {string.Join("+", policies)})";
                 }
                 else if (code is 401 or 403)
+                {
                     problem = $"answered {code} to a token with scope {string.Join("+", scopes)}";
+                }
+
                 if (problem is not null)
                     failures.Add($"{method} {path} with {name}: {problem}");
             }

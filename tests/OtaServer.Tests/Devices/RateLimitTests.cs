@@ -44,8 +44,11 @@ public sealed class RateLimitTests
         var token = reg.GetProperty("token").GetString();
         using var anonymous = f.CreateClient();
         for (var i = 0; i < 2; i++)
+        {
             Assert.Equal(HttpStatusCode.Created, (await anonymous.PostAsync("/api/v1/devices/register",
                 FleetKit.JsonBody(new { registrationToken = token, name = "d" + i, hardwareId = "hw1" }))).StatusCode);
+        }
+
         var limited = await anonymous.PostAsync("/api/v1/devices/register", FleetKit.JsonBody(new { registrationToken = token, name = "d9", hardwareId = "hw1" }));
         Assert.Equal(HttpStatusCode.TooManyRequests, limited.StatusCode);
         Assert.NotNull(limited.Headers.RetryAfter);

@@ -18,8 +18,11 @@ public sealed class UpdateReportTests
         using var a = f.CreateClient(tokenA);
         using var b = f.CreateClient(tokenB);
         foreach (var step in new[] { "download-started", "downloaded", "staged" })
+        {
             Assert.Equal(HttpStatusCode.NoContent, (await a.PostAsync("/api/v1/devices/reports",
                 FleetKit.JsonBody(new { step, targetVersion = 42, targetCommit = FleetKit.Commit(42), bytes = 1234 }))).StatusCode);
+        }
+
         Assert.Equal(HttpStatusCode.NoContent, (await b.PostAsync("/api/v1/devices/reports",
             FleetKit.JsonBody(new { step = "no-space", targetVersion = 42, detail = "needs 10 MB, 2 MB free" }))).StatusCode);
 

@@ -20,11 +20,14 @@ public sealed class MultiHardwareVersionTests
         // One commit per (version, hardware id): 1001 = v1 on hw-a, 1002 = v1 on hw-b, 2001/2002 = v2.
         var commit = new Dictionary<(long, string), string>();
         foreach (var v in new long[] { 1, 2 })
+        {
             foreach (var (hw, i) in new[] { ("hw-a", 1), ("hw-b", 2) })
             {
                 var c = commit[(v, hw)] = content.AddCommit(v * 1000 + i);
                 await admin.CreateTargetAsync(v, c, tags: v == 1 ? ["production"] : [], hardwareIds: [hw]);
             }
+        }
+
         var tokens = new Dictionary<string, (string Token, string Hw)>();
         foreach (var (name, hw) in new[] { ("da", "hw-a"), ("db", "hw-b") })
             tokens[name] = (await admin.CreateDeviceAsync(name, hw), hw);

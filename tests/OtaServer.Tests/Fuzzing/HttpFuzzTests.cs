@@ -61,6 +61,7 @@ public sealed class HttpFuzzTests(ITestOutputHelper output) : IDisposable
         var schemas = doc.GetProperty("components").GetProperty("schemas");
         var routes = new List<(string Method, string Path, string[] Properties)>();
         foreach (var path in doc.GetProperty("paths").EnumerateObject())
+        {
             foreach (var op in path.Value.EnumerateObject())
             {
                 if (op.Name is not ("post" or "put" or "patch"))
@@ -70,9 +71,14 @@ public sealed class HttpFuzzTests(ITestOutputHelper output) : IDisposable
                     body.GetProperty("content").EnumerateObject().First().Value.TryGetProperty("schema", out var schema) &&
                     schema.TryGetProperty("$ref", out var reference) &&
                     schemas.TryGetProperty(reference.GetString()!.Split('/')[^1], out var s) && s.TryGetProperty("properties", out var p))
+                {
                     props = p.EnumerateObject().Select(x => x.Name).ToArray();
+                }
+
                 routes.Add((op.Name.ToUpperInvariant(), path.Name, props));
             }
+        }
+
         Assert.True(routes.Count >= 15, $"only {routes.Count} routes with a body");
 
         var rng = new Random(4242);
@@ -84,7 +90,9 @@ public sealed class HttpFuzzTests(ITestOutputHelper output) : IDisposable
             {
                 string body;
                 if (rng.Next(6) == 0)
+                {
                     body = rng.Next(3) switch { 0 => "{", 1 => "[1,2", _ => "\u0001garbage" };
+                }
                 else
                 {
                     var o = new JsonObject();
@@ -198,8 +206,10 @@ public sealed class HttpFuzzTests(ITestOutputHelper output) : IDisposable
             Assert.True(code < 500, $"upload {i} → {code}: {await response.Content.ReadAsStringAsync()}");
             // Start from scratch now and then, so later mutations meet an empty repository again.
             if (rng.Next(10) == 0)
+            {
                 foreach (var dir in Directory.EnumerateDirectories(Path.Combine(_factory.RepoRoot(), "objects")))
                     Directory.Delete(dir, recursive: true);
+            }
         }
         output.WriteLine($"Upload streams: {iterations} mutated uploads; statuses " + string.Join(", ", statuses.OrderBy(k => k.Key).Select(k => $"{k.Key}×{k.Value}")));
         foreach (var file in Directory.EnumerateFiles(Path.Combine(_factory.RepoRoot(), "objects"), "*", SearchOption.AllDirectories))

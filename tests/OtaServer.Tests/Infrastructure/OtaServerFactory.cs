@@ -1,10 +1,10 @@
-using System.Net.Http.Headers;
 using System.Collections.Concurrent;
+using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Configuration;
@@ -29,8 +29,10 @@ public class OtaServerFactory : WebApplicationFactory<Program>
     {
         DataDir = dataDir ?? _data.Path;
         if (settings is not null)
+        {
             foreach (var kv in settings)
                 _settings[kv.Key] = kv.Value;
+        }
     }
 
     public string DataDir { get; }

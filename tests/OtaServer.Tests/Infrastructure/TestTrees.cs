@@ -59,9 +59,13 @@ public static class TestTrees
         {
             var rel = Path.GetRelativePath(root, entry.FullName);
             if (entry.LinkTarget is { } target)
+            {
                 result[rel] = "link:" + target;
+            }
             else if (entry is DirectoryInfo)
+            {
                 result[rel] = "dir";
+            }
             else
             {
                 var exec = (entry.UnixFileMode & UnixFileMode.UserExecute) != 0;

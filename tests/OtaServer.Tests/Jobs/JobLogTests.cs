@@ -103,8 +103,11 @@ public sealed class JobLogTests
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cts.Token));
         var comments = 0;
         while (comments < 2 && await reader.ReadLineAsync(cts.Token) is { } line)
+        {
             if (line == ": keep-alive")
                 comments++;
+        }
+
         Assert.Equal(2, comments);
         _block.Release("idle");
     }

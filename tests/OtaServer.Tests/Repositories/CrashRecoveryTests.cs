@@ -47,7 +47,9 @@ public sealed class CrashRecoveryTests : IDisposable
         TestTrees.Write(tree, 2, extraFiles: 30);
         var v2 = LocalRepos.Commit(local, tree, subject: "v2");
         if (moveToV2)
+        {
             await PushAsync(server, local);
+        }
         else
         {
             var client = server.CreateClient(OtaServerFactory.PushToken);

@@ -1,8 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.AspNetCore.WebUtilities;
-using HeaderUtilities = Microsoft.Net.Http.Headers.HeaderUtilities;
 using OtaServer.Tests.Infrastructure;
+using HeaderUtilities = Microsoft.Net.Http.Headers.HeaderUtilities;
 
 namespace OtaServer.Tests.Serving;
 

@@ -1,5 +1,5 @@
-using OtaServer.OSTree;
 using System.Security.Cryptography;
+using OtaServer.OSTree;
 using OtaServer.Serving;
 using OtaServer.Tests.Infrastructure;
 
@@ -55,6 +55,8 @@ internal static class ServingTestRepo
                      "tmp/secret", "state/secret", "extensions/secret", ".lock", ".secret", "objects/ab/.tmp-secret",
                      "refs/remotes/origin/secret", "objects/secret", "secret",
                  })
+        {
             Write(factory, internalFile, canary);
+        }
     }
 }

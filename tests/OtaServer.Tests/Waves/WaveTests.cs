@@ -140,8 +140,11 @@ public sealed class WaveTests
         Assert.Equal([10, 5, 0, 0, 5], groups["prod"]);
         var prodOn42 = 0;
         foreach (var name in fleet.Tokens.Keys.Where(n => n.StartsWith("prod")))
+        {
             if (await TargetOfAsync(fleet, name, 22) == 42)
                 prodOn42++;
+        }
+
         Assert.Equal(5, prodOn42);
         // Devices already in the wave are skipped: 50% again adds nobody.
         Assert.Equal(0, (await admin.PostOkAsync("/api/v1/waves/w42/rollout", new { group = "prod", percentage = 50 })).GetProperty("devices").GetArrayLength());
@@ -262,6 +265,8 @@ public sealed class WaveTests
             ("/api/v1/waves/{name}/complete", "post"), ("/api/v1/waves/{name}/cancel", "post"), ("/api/v1/waves/{name}/resume", "post"),
             ("/api/v1/devices/{name}", "patch"),
         })
+        {
             Assert.True(paths.TryGetProperty(path, out var item) && item.TryGetProperty(method, out _), $"{method} {path} missing");
+        }
     }
 }

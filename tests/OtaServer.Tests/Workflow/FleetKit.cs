@@ -144,8 +144,11 @@ public static class FleetKit
         response.EnsureSuccessStatusCode();
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cts.Token));
         while (await reader.ReadLineAsync(cts.Token) is { } line)
+        {
             if (line == "event: status")
                 break;
+        }
+
         return (await admin.GetFromJsonAsync<JsonElement>($"/api/v1/jobs/{id}", cts.Token)).GetProperty("job");
     }
 

@@ -153,8 +153,11 @@ internal sealed class LocalFolderStorage : LocalArchiveStore, IRepositoryStorage
         if (Directory.Exists(staging))
         {
             foreach (var prefix in ScratchPrefixes)
+            {
                 foreach (var dir in Directory.EnumerateDirectories(staging, prefix + "*"))
                     removed += TryDeleteDirectory(dir);
+            }
+
             foreach (var file in Directory.EnumerateFiles(staging, "object-*"))
                 removed += TryDeleteFile(file);
         }

@@ -41,6 +41,12 @@ internal sealed partial class LooseObjectWriter(string repoRoot, bool useTmpFile
         if (useTmpFile && s_tmpFileWorks)
         {
             var fd = open(folder, TmpFileFlags | OWriteOnly | OCloseOnExec, Mode644);
+            if (fd < 0 && Marshal.GetLastPInvokeError() == Posix.ENOENT)
+            {
+                // The prefix folder went away since this writer made it (objects pruned): make it again, once.
+                folder = PrefixFolder(name, recreate: true);
+                fd = open(folder, TmpFileFlags | OWriteOnly | OCloseOnExec, Mode644);
+            }
             if (fd < 0)
             {
                 var errno = Marshal.GetLastPInvokeError();
@@ -70,19 +76,19 @@ internal sealed partial class LooseObjectWriter(string repoRoot, bool useTmpFile
     /// <summary>Moves a complete, verified file to <paramref name="name"/>; false (and the file deleted) when it already existed.</summary>
     public bool PublishFile(string path, ObjectName name)
     {
-        PrefixFolder(name);
+        PrefixFolder(name, recreate: true);
         if (AtomicRename.TryMoveNoReplace(path, Path.Combine(_objects, name.RelativePath[8..])))
             return true;
         File.Delete(path);
         return false;
     }
 
-    private string PrefixFolder(ObjectName name)
+    private string PrefixFolder(ObjectName name, bool recreate = false)
     {
         var prefix = name.RelativePath.Substring(8, 2);
         var folder = Path.Combine(_objects, prefix);
         var index = Convert.ToInt32(prefix, 16);
-        if (!Volatile.Read(ref _prefixMade[index]))
+        if (recreate || !Volatile.Read(ref _prefixMade[index]))
         {
             Directory.CreateDirectory(folder);
             Volatile.Write(ref _prefixMade[index], true);

@@ -1,6 +1,7 @@
 using OtaServer.Store;
+using OtaServer.Targets;
 
-namespace OtaServer.Targets;
+namespace OtaServer.Deltas;
 
 public sealed record PlannedDelta(long From, long To, int Devices, bool Exists, string FromCommit, string ToCommit);
 
@@ -12,7 +13,7 @@ public sealed record DeltaPlan(Target To, IReadOnlyList<PlannedDelta> Deltas, IR
 /// Which static deltas a target needs: from every lower version that devices following a tag run
 /// now (plus explicit versions) to the target. Versions whose target was deleted are orphans: reported, not planned.
 /// </summary>
-internal sealed class DeltaPlanner(IFleetStore store, TargetCatalog catalog, DeltaLookup deltas)
+internal sealed class DeltaPlanner(IFleetStore store, TargetCatalog catalog, IDeltaService deltas)
 {
     public async Task<DeltaPlan> PlanAsync(Target to, string? byTag, IReadOnlyCollection<long> explicitFrom, string? hardwareId, CancellationToken cancellationToken)
     {
@@ -34,7 +35,6 @@ internal sealed class DeltaPlanner(IFleetStore store, TargetCatalog catalog, Del
         foreach (var v in explicitFrom)
             devices.TryAdd(v, 0);
 
-        var service = deltas.Service;
         var planned = new List<PlannedDelta>();
         var orphans = new List<OrphanVersion>();
         foreach (var (version, count) in devices)
@@ -48,7 +48,7 @@ internal sealed class DeltaPlanner(IFleetStore store, TargetCatalog catalog, Del
             }
             if (from.Commit == to.Commit)
                 continue;
-            var exists = service?.Find(to.Repository, from.Commit, to.Commit) is not null;
+            var exists = deltas.Find(to.Repository, from.Commit, to.Commit) is not null;
             planned.Add(new PlannedDelta(version, to.Version, count, exists, from.Commit, to.Commit));
         }
         return new DeltaPlan(to, planned, orphans, unknown);

@@ -3,9 +3,10 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using OtaServer.Deltas;
+using OtaServer.Jobs;
 using OtaServer.Targets;
 
-namespace OtaServer.Jobs;
+namespace OtaServer.Deltas;
 
 /// <summary>One delta to generate. <see cref="From"/> null = from scratch. Versions are informational (log lines).</summary>
 public sealed record DeltaPair(string? From, string To, long? FromVersion = null, long? ToVersion = null);
@@ -31,9 +32,10 @@ public static class StaticDeltasJob
         queue.EnqueueAsync(Kind, new StaticDeltasPayload(repository, pairs), DedupKey(repository, pairs), cancellationToken);
 }
 
-internal sealed class StaticDeltasJobHandler(IServiceProvider services, DeltaLookup lookup) : IJobHandler
+internal sealed class StaticDeltasJobHandler(IDeltaService deltas, DeltaLookup lookup) : IJobHandler
 {
-    // One generation of a given pair at a time in this process, whichever jobs ask for it.
+    // The one pair lock: one generation of a given pair at a time in this process, whichever jobs ask for it (every
+    // generation runs in this handler; DeltaService.GenerateAsync relies on it).
     private static readonly ConcurrentDictionary<string, SemaphoreSlim> PairLocks = new(StringComparer.Ordinal);
 
     public string Kind => StaticDeltasJob.Kind;
@@ -44,8 +46,6 @@ internal sealed class StaticDeltasJobHandler(IServiceProvider services, DeltaLoo
             ?? throw new InvalidOperationException("The job payload is empty.");
         if (payload.Pairs is null || payload.Pairs.Count == 0)
             throw new InvalidOperationException("The job payload lists no delta pairs.");
-        var deltas = services.GetService<IDeltaService>()
-            ?? throw new InvalidOperationException("This server build has no delta generator (no IDeltaService is registered).");
         job.Log.Write($"Repository {payload.Repository}: {payload.Pairs.Count} static delta(s) to check");
         var generated = 0;
         foreach (var pair in payload.Pairs)

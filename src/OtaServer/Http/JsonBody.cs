@@ -2,9 +2,8 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
-using OtaServer.Jobs;
 
-namespace OtaServer.Targets;
+namespace OtaServer.Http;
 
 /// <summary>Reads a JSON request body and turns malformed input into a 400 ProblemDetails that says what is wrong.</summary>
 internal static class JsonBody

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace OtaServer.Targets;
+namespace OtaServer.Http;
 
 /// <summary>The naming rules of the fleet API, with messages a person can act on.</summary>
 internal static partial class Names
@@ -38,16 +38,22 @@ internal static partial class Names
     public static string? CheckTags(IEnumerable<string?> tags, string field = "tag")
     {
         foreach (var t in tags)
+        {
             if (!IsTag(t))
                 return $"Invalid {field} '{t}': use {TagRule}.";
+        }
+
         return null;
     }
 
     public static string? CheckHardwareIds(IEnumerable<string?> ids, string field = "hardware id")
     {
         foreach (var h in ids)
+        {
             if (!IsHardwareId(h))
                 return $"Invalid {field} '{h}': use {HardwareRule}.";
+        }
+
         return null;
     }
 }
