@@ -26,9 +26,22 @@ internal sealed class Agent(AgentConfig config, TextWriter log) : IDisposable
 
     private readonly HttpClient _http = CreateClient(config);
 
+    /// <summary>Delta downloads: no base address, no device token (the repository is read as ostree reads it), no overall timeout (an idle one per read).</summary>
+    private readonly HttpClient _downloads = CreateDownloadClient(config);
+
     private string PendingPath => Path.Combine(config.StateDir, "pending.json");
 
+    private string DeployingPath => Path.Combine(config.StateDir, "deploying.json");
+
     private static HttpClient CreateClient(AgentConfig config)
+    {
+        var server = config.Server!.EndsWith('/') ? config.Server : config.Server + "/";
+        return new HttpClient(CreateHandler(config)) { BaseAddress = new Uri(server), Timeout = TimeSpan.FromSeconds(60), MaxResponseContentBufferSize = MaxAnswerBytes };
+    }
+
+    private static HttpClient CreateDownloadClient(AgentConfig config) => new(CreateHandler(config)) { Timeout = Timeout.InfiniteTimeSpan };
+
+    private static SocketsHttpHandler CreateHandler(AgentConfig config)
     {
         var handler = new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(15) };
         if (config.CaFile is { } ca)
@@ -47,8 +60,7 @@ internal sealed class Agent(AgentConfig config, TextWriter log) : IDisposable
                 return (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) == 0 && chain.Build(new X509Certificate2(cert));
             };
         }
-        var server = config.Server!.EndsWith('/') ? config.Server : config.Server + "/";
-        return new HttpClient(handler) { BaseAddress = new Uri(server), Timeout = TimeSpan.FromSeconds(60), MaxResponseContentBufferSize = MaxAnswerBytes };
+        return handler;
     }
 
     public async Task<CycleOutcome> RunOnceAsync(CancellationToken ct)
@@ -62,6 +74,8 @@ internal sealed class Agent(AgentConfig config, TextWriter log) : IDisposable
             var current = deployments.FirstOrDefault(d => d.Booted).Commit ?? deployments.FirstOrDefault().Commit;
             if (LoadPending() is { } pending)
                 return await FinishAsync(pending, current, deployments, ct);
+            if (File.Exists(DeployingPath) && await ResolveDeployIntentAsync(deployments, ct) is { } resumed)
+                return resumed;
 
             var answer = await CheckInAsync(current, ct);
             if (!answer.UpdateAvailable || answer.Target is null)
@@ -80,12 +94,16 @@ internal sealed class Agent(AgentConfig config, TextWriter log) : IDisposable
 
     private async Task<CycleOutcome> UpdateAsync(CheckinTarget target, CheckinDelta? delta, string? current, CancellationToken ct)
     {
-        // Space: what the delta says it needs (its size), plus the margin; without a delta only the margin is known.
-        var required = (delta is { Available: true } ? delta.Size : 0) + config.FreeSpaceMarginBytes;
+        // Space on the repository's filesystem: what the delta says the device must write (requiredBytes; older
+        // servers only send its size) plus its download (the parts sit in the state folder while they are applied),
+        // plus the margin. Without a delta only the margin is known.
+        var hasDelta = delta is { Available: true };
+        var needed = hasDelta ? (delta!.RequiredBytes > 0 ? delta.RequiredBytes : delta.Size) + (delta.DownloadBytes > 0 ? delta.DownloadBytes : delta.Size) : 0;
+        var required = needed + config.FreeSpaceMarginBytes;
         var free = new DriveInfo(config.RepoPath).AvailableFreeSpace;
         if (free < required)
         {
-            var detail = $"needs {required} bytes (update {required - config.FreeSpaceMarginBytes} + margin {config.FreeSpaceMarginBytes}), {free} free on {config.RepoPath}";
+            var detail = $"needs {required} bytes (update {needed} + margin {config.FreeSpaceMarginBytes}), {free} free on {config.RepoPath}";
             log.WriteLine("No space: " + detail);
             await ReportAsync("no-space", target, required, detail, ct);
             await CheckInAsync(current, ct, new LastUpdate(target.Version, "no-space", detail));
@@ -101,24 +119,81 @@ internal sealed class Agent(AgentConfig config, TextWriter log) : IDisposable
         if (!r.Ok)
             return await FailAsync(target, "ostree remote add: " + r.Message, ct);
 
-        await ReportAsync("download-started", target, delta?.Size, delta is { Available: true } ? "through a static delta" : "object by object", ct);
-        r = await Ostree.RunAsync([repo, "pull", config.Remote, target.Commit], ct);
-        log.Write(r.Out);
-        if (!r.Ok)
-            return await FailAsync(target, "ostree pull: " + r.Message, ct);
-        await ReportAsync("downloaded", target, delta?.Size, null, ct);
+        await ReportAsync("download-started", target, hasDelta ? delta!.Size : null, hasDelta ? "through a static delta" : "object by object", ct);
+        long? received = null;
+        string? pullReason = hasDelta ? null : "no delta for this update";
+        if (hasDelta)
+        {
+            // The resumable path (spotty links); any answer it cannot use leaves the device as it was.
+            var fetched = await new DeltaDownload(_downloads, config, log).FetchAndApplyAsync(target.RepositoryUrl, delta!.FromCommit ?? current, target.Commit, ct);
+            received = fetched.BytesReceived;
+            pullReason = fetched.OstreePullReason;
+        }
+        if (pullReason is not null)
+        {
+            log.WriteLine($"Pulling with ostree ({pullReason}).");
+            r = await Ostree.RunAsync([repo, "pull", config.Remote, target.Commit], ct);
+            log.Write(r.Out);
+            if (!r.Ok)
+                return await FailAsync(target, "ostree pull: " + r.Message, ct);
+        }
+        await ReportAsync("downloaded", target, received ?? delta?.Size, pullReason is null ? "delta applied offline" : "ostree pull: " + pullReason, ct);
 
+        // The intent is recorded first, the staged record only once deploy has returned: a kill in between is
+        // resolved by the next cycle from the sysroot itself (ResolveDeployIntentAsync).
+        WriteAtomically(DeployingPath, JsonSerializer.Serialize(new DeployIntent(target.Version, target.Commit, current ?? ""), AgentJson.Default.DeployIntent));
+        log.WriteLine($"Deploying {target.Commit} (ostree admin deploy).");
         r = await Ostree.RunAsync(["admin", "--sysroot=" + config.Sysroot, "deploy", "--os=" + config.OsName, target.Commit], ct);
         if (!r.Ok)
+        {
+            File.Delete(DeployingPath);
             return await FailAsync(target, "ostree admin deploy: " + r.Message, ct);
-        SavePending(new PendingUpdate(target.Version, target.Commit, current ?? ""));
-        await ReportAsync("staged", target, null, null, ct);
+        }
+        return await StagedAsync(new PendingUpdate(target.Version, target.Commit, current ?? ""), ct);
+    }
 
-        log.WriteLine($"Staged version {target.Version}; rebooting ({config.RebootCommand}).");
+    /// <summary>Deploy has returned (or a killed one had finished): record the staged update, report, reboot.</summary>
+    private async Task<CycleOutcome> StagedAsync(PendingUpdate pending, CancellationToken ct)
+    {
+        SavePending(pending);
+        File.Delete(DeployingPath);
+        await ReportAsync("staged", new CheckinTarget(pending.Version, pending.Commit, "", ""), null, null, ct);
+        log.WriteLine($"Staged version {pending.Version}; rebooting ({config.RebootCommand}).");
         var reboot = await Ostree.ShellAsync(config.RebootCommand, ct);
         if (!reboot.Ok)
             log.WriteLine($"The reboot command failed ({reboot.Exit}): {reboot.Message}; the update boots with the next reboot.");
         return CycleOutcome.RebootRequested;
+    }
+
+    /// <summary>
+    /// A deploy was under way when the agent stopped: <c>ostree admin deploy</c> either finished (the target is the
+    /// default deployment: go on as if it had returned) or left the sysroot as it was (forget it; the cycle starts over).
+    /// </summary>
+    private async Task<CycleOutcome?> ResolveDeployIntentAsync(IReadOnlyList<(string Commit, bool Booted)> deployments, CancellationToken ct)
+    {
+        DeployIntent? intent = null;
+        try
+        {
+            intent = JsonSerializer.Deserialize(await File.ReadAllTextAsync(DeployingPath, ct), AgentJson.Default.DeployIntent);
+        }
+        catch (JsonException)
+        {
+        }
+        if (intent is not null && deployments.Count > 0 && deployments[0].Commit == intent.Commit)
+        {
+            log.WriteLine($"The last cycle stopped after deploying {intent.Commit}; carrying on.");
+            var pending = new PendingUpdate(intent.Version, intent.Commit, intent.PreviousCommit);
+            if (deployments[0].Booted)
+            {
+                // It has even been booted meanwhile: confirm it.
+                SavePending(pending);
+                File.Delete(DeployingPath);
+                return await FinishAsync(pending, intent.Commit, deployments, ct);
+            }
+            return await StagedAsync(pending, ct);
+        }
+        File.Delete(DeployingPath);
+        return null;
     }
 
     /// <summary>After the reboot of a staged update: health check, then ok, or roll back and report failed.</summary>
@@ -244,14 +319,25 @@ internal sealed class Agent(AgentConfig config, TextWriter log) : IDisposable
         }
     }
 
-    private void SavePending(PendingUpdate pending)
+    private void SavePending(PendingUpdate pending) => WriteAtomically(PendingPath, JsonSerializer.Serialize(pending, AgentJson.Default.PendingUpdate));
+
+    /// <summary>Replaces <paramref name="path"/> atomically and durably (a kill or power cut leaves the old or the new file).</summary>
+    private static void WriteAtomically(string path, string text)
     {
-        var tmp = PendingPath + ".tmp";
-        File.WriteAllText(tmp, JsonSerializer.Serialize(pending, AgentJson.Default.PendingUpdate));
-        File.Move(tmp, PendingPath, overwrite: true);
+        var tmp = path + ".tmp";
+        using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write))
+        {
+            f.Write(System.Text.Encoding.UTF8.GetBytes(text));
+            f.Flush(flushToDisk: true);
+        }
+        File.Move(tmp, path, overwrite: true);
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        _http.Dispose();
+        _downloads.Dispose();
+    }
 }
 
 /// <summary>The server answered something the agent cannot act on (5xx, garbage, too big).</summary>

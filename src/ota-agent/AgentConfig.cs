@@ -22,6 +22,12 @@ internal sealed record AgentConfig
     /// <summary>Free bytes kept on the repository's filesystem beyond what the update needs.</summary>
     public long FreeSpaceMarginBytes { get; init; } = 64L * 1024 * 1024;
     public int IntervalSeconds { get; init; } = 300;
+    /// <summary>Tries per delta file in one cycle when the link breaks (each resumes where the last stopped).</summary>
+    public int DownloadAttempts { get; init; } = 8;
+    /// <summary>Wait before resuming a cut transfer, times the attempt number.</summary>
+    public int DownloadRetryDelayMilliseconds { get; init; } = 2000;
+    /// <summary>A transfer that receives nothing for this long counts as cut.</summary>
+    public int DownloadIdleTimeoutSeconds { get; init; } = 60;
 
     [JsonIgnore]
     public string TokenPath => TokenFile ?? Path.Combine(StateDir, "device-token");
@@ -64,19 +70,23 @@ internal sealed class AgentException(string message) : Exception(message);
 /// <summary>What the agent remembers between cycles (an update staged, waiting for its reboot).</summary>
 internal sealed record PendingUpdate(long Version, string Commit, string PreviousCommit, bool RolledBack = false);
 
+/// <summary>Written just before <c>ostree admin deploy</c> runs, removed once its outcome is known (a kill in between is resolved by the next cycle).</summary>
+internal sealed record DeployIntent(long Version, string Commit, string PreviousCommit);
+
 internal sealed record RegisterRequest(string RegistrationToken, string Name, string? HardwareId, string? Tag);
 internal sealed record RegisterDevice(string Name);
 internal sealed record RegisterResponse(RegisterDevice Device, string Token);
 internal sealed record LastUpdate(long Version, string Result, string? Detail);
 internal sealed record CheckinRequest(string HardwareId, string Tag, string? CurrentCommit, LastUpdate? LastUpdate = null);
 internal sealed record CheckinTarget(long Version, string Commit, string Ref, string RepositoryUrl);
-internal sealed record CheckinDelta(bool Available, long? From, string? FromCommit, long Size);
+internal sealed record CheckinDelta(bool Available, long? From, string? FromCommit, long Size, long DownloadBytes = 0, long RequiredBytes = 0);
 internal sealed record CheckinResponse(bool UpdateAvailable, long? CurrentVersion, CheckinTarget? Target, CheckinDelta? Delta);
 internal sealed record ReportRequest(string Step, long? TargetVersion, string? TargetCommit, long? Bytes, string? Detail);
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(AgentConfig))]
 [JsonSerializable(typeof(PendingUpdate))]
+[JsonSerializable(typeof(DeployIntent))]
 [JsonSerializable(typeof(RegisterRequest))]
 [JsonSerializable(typeof(RegisterResponse))]
 [JsonSerializable(typeof(CheckinRequest))]
