@@ -12,6 +12,7 @@ command -v python3 >/dev/null 2>&1 || need+=(python3)      # a plain static HTTP
 command -v gpg >/dev/null 2>&1 || need+=(gnupg)          # an independent judge: signs commits and checks exported keys in the signing tests
 command -v curl >/dev/null 2>&1 || need+=(curl)            # the README tour (scripts/tour-test.sh)
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)    # nginx -t of deploy/nginx-cdn.conf (scripts/tour-test.sh)
+command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)  # a throwaway cluster for the PostgreSQL store contract tests
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq

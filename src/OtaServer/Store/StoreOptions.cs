@@ -3,13 +3,18 @@ using System.ComponentModel.DataAnnotations;
 namespace OtaServer.Store;
 
 /// <summary>The <c>OtaServer:Store</c> section (env form: <c>OtaServer__Store__FileName</c>).</summary>
-public sealed class StoreOptions
+public sealed class StoreOptions : IValidatableObject
 {
     public const string SectionName = "OtaServer:Store";
 
-    /// <summary>Only <c>sqlite</c> today; the seam (<see cref="IFleetStore"/>, <see cref="IJobStore"/>) leaves room for others.</summary>
-    [RegularExpression("^sqlite$", ErrorMessage = "OtaServer:Store:Provider must be 'sqlite' (the only provider in this build).")]
+    /// <summary><c>sqlite</c> (the embedded default) or <c>postgres</c> (with <see cref="ConnectionString"/>); case does not matter.</summary>
+    [RegularExpression("^(?i:sqlite|postgres)$", ErrorMessage = "OtaServer:Store:Provider must be 'sqlite' or 'postgres'.")]
     public string Provider { get; set; } = "sqlite";
+
+    /// <summary>The Npgsql connection string when <see cref="Provider"/> is <c>postgres</c> (env form: <c>OtaServer__Store__ConnectionString</c>).</summary>
+    public string? ConnectionString { get; set; }
+
+    public bool IsPostgres => string.Equals(Provider, "postgres", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Database file, relative to the data folder.</summary>
     [Required]
@@ -22,4 +27,12 @@ public sealed class StoreOptions
     /// <summary>Idle connections kept open for reuse.</summary>
     [Range(1, 256)]
     public int MaxIdleConnections { get; set; } = 16;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (IsPostgres && string.IsNullOrWhiteSpace(ConnectionString))
+            yield return new ValidationResult(
+                "OtaServer:Store:Provider is 'postgres' but OtaServer:Store:ConnectionString is empty: set it, for example 'Host=db;Database=ota;Username=ota;Password=...'.",
+                [nameof(ConnectionString)]);
+    }
 }
