@@ -37,9 +37,14 @@ internal sealed class DeltaDownload(HttpClient http, AgentConfig config, TextWri
         var dir = Path.Combine(Root, name.ToString());
         // Downloads of other deltas (an older target, a changed base) are never resumed: drop them.
         if (Directory.Exists(Root))
+        {
             foreach (var other in Directory.EnumerateDirectories(Root))
+            {
                 if (Path.GetFileName(other) != name.ToString())
                     Directory.Delete(other, recursive: true);
+            }
+        }
+
         Directory.CreateDirectory(dir);
         var baseUri = new Uri(repositoryUrl.TrimEnd('/') + "/" + name.RelativeDirectory + "/");
 
@@ -61,8 +66,10 @@ internal sealed class DeltaDownload(HttpClient http, AgentConfig config, TextWri
         ulong U(GV t) => big ? t.GetUInt64BigEndian() : t.GetUInt64();
 
         if (sb[7].Count > 0)
+        {
             return new DeltaFetchResult(false, _received,
                 $"the delta has {sb[7].Count} fallback object(s), which ostree 2022.7 does not apply offline");
+        }
 
         var parts = sb[6].Items;
         long total = parts.Sum(p => (long)U(p[2]));
@@ -111,7 +118,9 @@ internal sealed class DeltaDownload(HttpClient http, AgentConfig config, TextWri
             try
             {
                 if (expectedSize is { } s && have == s)
+                {
                     complete = true;
+                }
                 else
                 {
                     complete = await TransferAsync(url, partial, have, expectedSize, ct);

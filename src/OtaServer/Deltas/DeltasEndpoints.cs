@@ -1,8 +1,8 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using OtaServer.Auth;
-using OtaServer.Jobs;
 using OtaServer.Http;
+using OtaServer.Jobs;
 using OtaServer.OSTree;
 using OtaServer.Repositories;
 

@@ -58,7 +58,10 @@ internal sealed class PostgresFleetStore(PostgresDatabase db) : IFleetStore
         // READ COMMITTED; the lock makes the check and the insert one step per (repository, version).
         await using (var lk = c.Command("SELECT pg_advisory_xact_lock(hashtextextended(@key, 0))", tx)
             .With("@key", $"target\n{target.Repository}\n{target.Version}"))
+        {
             await lk.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         foreach (var existing in await ReadTargetsAsync(c, tx, target.Repository, target.Version, cancellationToken))
         {
             if (existing.HardwareIds.Count == 0 || target.HardwareIds.Count == 0 ||
@@ -73,7 +76,10 @@ internal sealed class PostgresFleetStore(PostgresDatabase db) : IFleetStore
         await using (var cmd = c.Command("INSERT INTO targets(repository, version, ref, commit_hex, created_at) VALUES(@repo, @version, @ref, @commit, @created) RETURNING id", tx)
             .With("@repo", target.Repository).With("@version", target.Version).With("@ref", target.Ref)
             .With("@commit", target.Commit).With("@created", target.CreatedAt))
+        {
             id = (long)(await cmd.ExecuteScalarAsync(cancellationToken))!;
+        }
+
         await InsertValuesAsync(c, tx, "target_hardware", "hardware_id", id, target.HardwareIds, cancellationToken);
         await InsertValuesAsync(c, tx, "target_tags", "tag", id, target.Tags, cancellationToken);
         await tx.CommitAsync(cancellationToken);

@@ -27,8 +27,11 @@ internal sealed class PostgresJobStore(PostgresDatabase db) : IJobStore
         for (var attempt = 0; ; attempt++)
         {
             await using (var insert = Insert(c, id, kind, payloadJson, dedupKey, now, $" ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL AND {Active} DO NOTHING"))
+            {
                 if (await insert.ExecuteNonQueryAsync(cancellationToken) > 0)
                     return created;
+            }
+
             await using var find = c.Command($"SELECT {Columns} FROM jobs WHERE dedup_key = @key AND {Active}").With("@key", dedupKey);
             await using var r = await find.ExecuteReaderAsync(cancellationToken);
             if (await r.ReadAsync(cancellationToken))

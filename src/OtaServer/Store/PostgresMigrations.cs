@@ -137,13 +137,19 @@ internal static class PostgresMigrations
             SELECT pg_advisory_xact_lock(@key);
             CREATE TABLE IF NOT EXISTS ota_schema_migrations(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());
             """, tx))
+        {
             cmd.With("@key", LockKey).ExecuteNonQuery();
+        }
+
         int from;
         using (var get = connection.Command("SELECT coalesce(max(version), 0) FROM ota_schema_migrations", tx))
             from = Convert.ToInt32(get.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
         if (from > Scripts.Length)
+        {
             throw new InvalidOperationException(
                 $"The store schema is version {from} but this server knows only up to {Scripts.Length}: it was written by a newer OtaServer. Upgrade the server or restore a backup.");
+        }
+
         for (var v = from; v < Scripts.Length; v++)
         {
             using var cmd = connection.Command(Scripts[v] + "\nINSERT INTO ota_schema_migrations(version) VALUES(@v);", tx);

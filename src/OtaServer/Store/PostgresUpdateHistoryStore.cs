@@ -24,8 +24,11 @@ internal sealed class PostgresUpdateHistoryStore(PostgresDatabase db) : IUpdateH
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
         var list = new List<DeviceUpdateEntry>();
         while (await r.ReadAsync(cancellationToken))
+        {
             list.Add(new DeviceUpdateEntry(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetInt64OrNull(3), r.GetStringOrNull(4),
                 r.GetInt64OrNull(5), r.GetStringOrNull(6), r.GetTime(7)));
+        }
+
         return list;
     }
 }

@@ -16,9 +16,12 @@ internal sealed class PostgresWaveStore(PostgresDatabase db) : IWaveStore
         await using var r = await cmd.ExecuteReaderAsync(cancellationToken);
         var list = new List<Wave>();
         while (await r.ReadAsync(cancellationToken))
+        {
             list.Add(new Wave(r.GetString(0), r.GetInt64(1), r.GetString(2), r.GetInt64(3), r.GetString(4), r.GetString(5), r.GetStringOrNull(6),
                 Enum.Parse<WaveStatus>(r.GetString(7)), r.GetStringOrNull(8), r.GetDouble(9), r.GetInt(10), r.GetBoolean(11),
                 r.GetInt(12), r.GetTime(13), r.GetTimeOrNull(14)));
+        }
+
         return list;
     }
 
@@ -47,8 +50,11 @@ internal sealed class PostgresWaveStore(PostgresDatabase db) : IWaveStore
         await using var tx = await c.BeginTransactionAsync(cancellationToken);
         long step;
         await using (var bump = c.Command("UPDATE waves SET steps = steps + 1 WHERE name = @name RETURNING steps", tx).With("@name", wave))
+        {
             step = await bump.ExecuteScalarAsync(cancellationToken) as long?
                 ?? throw new InvalidOperationException($"There is no wave '{wave}' to add a step to.");
+        }
+
         await using var cmd = c.Command("INSERT INTO wave_devices(wave, device, step, scheduled_at, scheduled_by) " +
             "SELECT @wave, d, @step, @now, @by FROM unnest(@devices) AS d ORDER BY d ON CONFLICT DO NOTHING", tx)
             .With("@wave", wave).With("@step", step).With("@now", now).With("@by", by).With("@devices", devices.Distinct(StringComparer.Ordinal).ToArray());

@@ -31,8 +31,10 @@ public sealed class StoreOptions : IValidatableObject
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (IsPostgres && string.IsNullOrWhiteSpace(ConnectionString))
+        {
             yield return new ValidationResult(
                 "OtaServer:Store:Provider is 'postgres' but OtaServer:Store:ConnectionString is empty: set it, for example 'Host=db;Database=ota;Username=ota;Password=...'.",
                 [nameof(ConnectionString)]);
+        }
     }
 }

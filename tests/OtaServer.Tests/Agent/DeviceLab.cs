@@ -169,8 +169,11 @@ internal sealed partial class DeviceLab : IDisposable
         Admin?.Dispose();
         var deploy = Path.Combine(Sysroot ?? Tmp.Path, "ostree", "deploy", "lmp", "deploy");
         if (Directory.Exists(deploy))
+        {
             foreach (var d in Directory.EnumerateDirectories(deploy))
                 OstreeCli.Exec("chattr", "-i", d);
+        }
+
         Factory.Dispose();
         Tmp.Dispose();
     }
@@ -287,7 +290,9 @@ internal sealed class CuttingProxy : IDisposable
         _stop.Cancel();
         _listener.Stop();
         lock (_open)
+        {
             foreach (var c in _open)
                 c.Dispose();
+        }
     }
 }

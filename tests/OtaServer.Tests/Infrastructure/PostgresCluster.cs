@@ -147,7 +147,10 @@ public sealed partial class PostgresCluster : IDisposable
                 psi.ArgumentList.Add(a);
         }
         else
+        {
             psi.FileName = file;
+        }
+
         foreach (var a in args)
             psi.ArgumentList.Add(a);
         // pg_ctl's server inherits our pipes; without this the reads below would wait for the server to exit.
@@ -162,8 +165,10 @@ public sealed partial class PostgresCluster : IDisposable
             throw new InvalidOperationException($"PostgreSQL test cluster: {failure}: {psi.FileName} {string.Join(' ', psi.ArgumentList)} did not finish in 90 s.");
         }
         if (p.ExitCode != 0)
+        {
             throw new InvalidOperationException(
                 $"PostgreSQL test cluster: {failure} (exit {p.ExitCode}): {psi.FileName} {string.Join(' ', psi.ArgumentList)}\n{stdout.Result}{stderr.Result}");
+        }
     }
 
     [LibraryImport("libc")]
