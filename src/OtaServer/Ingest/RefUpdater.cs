@@ -7,7 +7,7 @@ namespace OtaServer.Ingest;
 /// Moves refs with compare-and-swap, only to complete commits, and regenerates the summary in the
 /// same critical section so the ref file and the summary never disagree for long.
 /// </summary>
-internal sealed partial class RefUpdater(RepositoryMetadata metadata, ILogger<RefUpdater> logger)
+internal sealed partial class RefUpdater(RepositoryMetadata metadata, Signing.CommitSignaturePolicy signatures, ILogger<RefUpdater> logger)
 {
     public IReadOnlyList<RefInfo> List(string repoRoot) =>
         new ArchiveRepository(repoRoot).ListRefs()
@@ -41,6 +41,9 @@ internal sealed partial class RefUpdater(RepositoryMetadata metadata, ILogger<Re
                 $"{walk.Missing.Count} object(s) reachable from {commit} are missing; upload them before moving the ref.",
                 walk.Missing.Select(m => m.ToString()).ToList());
         PartialCommits.Clear(repoRoot, commit);
+        // RequireSignedCommits: a good signature by a trusted key, or no ref moves (Signing/CommitSignaturePolicy).
+        if (signatures.Check(repoName, repo, commit) is { } refusal)
+            throw new IngestException(422, refusal.Title, refusal.Detail);
 
         var current = repo.ResolveRef(refName);
         if (!request.Force || expected is not null)

@@ -38,6 +38,7 @@ public sealed partial class RepositoryMetadata(TimeProvider time, ILogger<Reposi
     {
         var repo = new ArchiveRepository(repoRoot);
         var deltas = new List<SummaryDelta>();
+        DeltaSuperblocks.SyncAll(repoRoot); // each superblock carries its target's current .commitmeta
         foreach (var d in ListPublishedDeltas(repoRoot))
         {
             using var sb = File.OpenRead(repo.DeltaSuperblockPath(d));

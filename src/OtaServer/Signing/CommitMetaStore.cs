@@ -1,0 +1,63 @@
+using OtaServer.OSTree;
+using OtaServer.Repositories;
+
+namespace OtaServer.Signing;
+
+/// <summary>
+/// Stores uploaded detached metadata (<c>.commitmeta</c>, format already verified). Unlike every other object it is
+/// mutable: a push that brings new signatures for a commit the server has merges them into the stored file
+/// (<see cref="DetachedMetadata.Merge"/>: no signature is ever dropped) and replaces it atomically. Under the
+/// repository's metadata lock, the superblocks of deltas to that commit are rewritten first, then the
+/// <c>.commitmeta</c>, then the summary (which names the superblocks by digest): a client never gets a delta
+/// carrying the old metadata once the new one is stored.
+/// </summary>
+public sealed partial class CommitMetaStore(RepositoryMetadata metadata, ILogger<CommitMetaStore> logger)
+{
+    public sealed record Outcome(int Created, int Replaced, int Unchanged);
+
+    /// <exception cref="InvalidObjectException">An upload's (or the stored) metadata is not valid detached metadata.</exception>
+    public async Task<Outcome> StoreAsync(string repoRoot, IReadOnlyList<(ObjectName Name, byte[] Bytes)> items, CancellationToken cancellationToken)
+    {
+        if (items.Count == 0)
+            return new(0, 0, 0);
+        int created = 0, replaced = 0, unchanged = 0, deltas = 0;
+        using (await metadata.LockAsync(repoRoot, cancellationToken))
+        {
+            var repo = new ArchiveRepository(repoRoot);
+            foreach (var (name, bytes) in items)
+            {
+                var existing = repo.ReadCommitMeta(name.Checksum);
+                byte[] final;
+                try
+                {
+                    DetachedMetadata.Signatures(bytes);
+                    final = existing is null ? bytes : DetachedMetadata.Merge(existing, bytes);
+                }
+                catch (FormatException e)
+                {
+                    throw new InvalidObjectException(name, e.Message, e);
+                }
+                if (ReferenceEquals(final, existing))
+                {
+                    unchanged++;
+                    continue;
+                }
+                deltas += DeltaSuperblocks.Sync(repoRoot, name.Checksum, final);
+                RepositoryMetadata.WriteReplacing(repoRoot, name.RelativePath, final);
+                if (existing is null)
+                    created++;
+                else
+                {
+                    replaced++;
+                    LogReplaced(logger, name.Checksum.ToString(), DetachedMetadata.Signatures(existing).Count, DetachedMetadata.Signatures(final).Count, deltas);
+                }
+            }
+            if (deltas > 0)
+                metadata.RegenerateSummary(repoRoot);
+        }
+        return new(created, replaced, unchanged);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Detached metadata of {Commit} replaced: {Before} → {After} signatures; {Deltas} delta superblocks rewritten")]
+    private static partial void LogReplaced(ILogger logger, string commit, int before, int after, int deltas);
+}
