@@ -174,9 +174,17 @@ internal static class PushCommand
             var walk = await walkTask;
             if (walk.Missing.Count > 0)
                 throw Fail($"Commit {commit} is incomplete in {localPath}: {walk.Missing.Count} objects are missing (first: {walk.Missing[0]}).");
-            batch.AddRange(metadata.OrderBy(o => o.Type is ObjectType.Commit or ObjectType.CommitMeta ? 1 : 0));
+            // Detached metadata is sent even when the server has it: it may carry signatures added since (ostree
+            // gpg-sign), which the server merges into its copy.
+            var detached = metadata.Where(o => o.Type == ObjectType.CommitMeta).ToList();
+            batch.AddRange(metadata.Where(o => o.Type != ObjectType.CommitMeta).OrderBy(o => o.Type is ObjectType.Commit ? 1 : 0));
             for (var i = 0; i < batch.Count; i += QueryBatch)
                 await AskAsync(batch.GetRange(i, Math.Min(QueryBatch, batch.Count - i)));
+            foreach (var meta in detached)
+            {
+                counts.Found();
+                toSend.TryWrite(meta);
+            }
             toSend.TryComplete();
         }
         catch (Exception e)

@@ -18,7 +18,7 @@ public sealed record ImportResult(int Received, int Created, int AlreadyPresent,
 /// before the failure, like an interrupted <c>ostree pull</c>: they are valid, and the retry's missing-objects query
 /// skips them. Refs only move through <see cref="RefUpdater"/>, which requires the whole commit.
 /// </summary>
-internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
+internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger, Signing.CommitMetaStore commitMetas)
 {
     /// <summary>Objects up to this size are verified from memory; larger ones from a file in <c>tmp/</c>.</summary>
     private const int InMemoryLimit = 1 << 20;
@@ -140,8 +140,28 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                 await Task.WhenAll(workers);
             }
 
+            // Detached metadata is mutable (signatures are added later): merged into what is stored, not create-only.
+            var heldMeta = heldCommits.Where(h => h.Name.Type == ObjectType.CommitMeta).ToList();
+            heldCommits.RemoveAll(h => h.Name.Type == ObjectType.CommitMeta);
             if (failures.Count == 0 && storageFailure.Error is null)
                 PublishHeldCommits(repository, heldCommits, counts, storageFailure);
+            if (failures.Count == 0 && storageFailure.Error is null && heldMeta.Count > 0)
+            {
+                try
+                {
+                    var stored = await commitMetas.StoreAsync(repository, heldMeta, cancellationToken);
+                    counts.Created += stored.Created + stored.Replaced;
+                    counts.Present += stored.Unchanged;
+                }
+                catch (InvalidObjectException e)
+                {
+                    failures.Add((e.ObjectName, e.Reason));
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    (storageFailure.Error, storageFailure.Name) = (e, heldMeta[0].Name);
+                }
+            }
             if (storageFailure.Error is { } error)
             {
                 LogStorageFailed(logger, storageFailure.Name.ToString(), error.Message);
@@ -374,7 +394,7 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                     if (item.Copy is not null)
                     {
                         ObjectVerifier.Verify(item.Name, new MemoryStream(item.Copy, 0, item.Length, writable: false));
-                        if (item.Name.Type == ObjectType.Commit)
+                        if (item.Name.Type is ObjectType.Commit or ObjectType.CommitMeta)
                         {
                             // Published last, once everything it references is stored (PublishHeldCommits): the
                             // workers run in parallel, and a commit stored before its tree is a servable commit
@@ -388,6 +408,12 @@ internal sealed partial class ObjectImporter(ILogger<ObjectImporter> logger)
                     else
                     {
                         // Verified as it was read (VerifyWhileCopyingAsync).
+                        if (item.Name.Type == ObjectType.CommitMeta)
+                        {
+                            lock (held)
+                                held.Add((item.Name, File.ReadAllBytes(item.Path!)));
+                            continue;
+                        }
                         created = repository.PutObjectFile(item.Name, item.Path!) == PutOutcome.Created;
                     }
                     Interlocked.Increment(ref created ? ref counts.Created : ref counts.Present);

@@ -7,7 +7,7 @@ namespace OtaServer.Ingest;
 /// Moves refs with compare-and-swap, only to complete commits, and regenerates the summary in the
 /// same critical section so the ref file and the summary never disagree for long.
 /// </summary>
-internal sealed partial class RefUpdater(ILogger<RefUpdater> logger)
+internal sealed partial class RefUpdater(Signing.CommitSignaturePolicy signatures, ILogger<RefUpdater> logger)
 {
     public IReadOnlyList<RefInfo> List(Repository repository) =>
         repository.Reader.ListRefs()
@@ -50,6 +50,9 @@ internal sealed partial class RefUpdater(ILogger<RefUpdater> logger)
         }
 
         repository.ClearPartial(commit);
+        // RequireSignedCommits: a good signature by a trusted key, or no ref moves (Signing/CommitSignaturePolicy).
+        if (signatures.Check(repository.Name, repo, commit) is { } refusal)
+            throw new IngestException(422, refusal.Title, refusal.Detail);
 
         var current = repo.ResolveRef(refName);
         if (!request.Force || expected is not null)

@@ -198,6 +198,7 @@ public sealed partial class Repository
     /// <summary>Rewrites delta indexes, config and summary, in that order. Call with the lock held.</summary>
     public void RegenerateSummary()
     {
+        SyncAllDeltaCommitMeta(); // each superblock carries its target's current .commitmeta (see Repository.CommitMeta.cs)
         var deltas = new List<SummaryDelta>();
         foreach (var d in ListPublishedDeltas())
         {

@@ -185,7 +185,8 @@ internal sealed partial class RepositoryFileServer(
         var headers = response.Headers;
         headers.ETag = etag;
         headers.LastModified = lastModifiedHeader;
-        headers.CacheControl = kind is RepositoryFileKind.Object or RepositoryFileKind.DeltaSuperblock or RepositoryFileKind.DeltaPart or RepositoryFileKind.DeltaStats
+        // Superblocks are revalidated: they carry the target's detached metadata, rewritten when a signature is added.
+        headers.CacheControl = kind is RepositoryFileKind.Object or RepositoryFileKind.DeltaPart or RepositoryFileKind.DeltaStats
             ? Immutable : NoCache;
         headers.AcceptRanges = AcceptBytes;
 

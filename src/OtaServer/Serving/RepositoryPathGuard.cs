@@ -9,7 +9,7 @@ internal enum RepositoryFileKind : byte
     CommitMeta,
     /// <summary><c>objects/XX/&lt;62 hex&gt;.commit-tombstone</c>.</summary>
     Tombstone,
-    /// <summary><c>deltas/…/superblock</c>: immutable once written.</summary>
+    /// <summary><c>deltas/…/superblock</c>: rewritten (revalidated by caches) when the target's detached metadata changes.</summary>
     DeltaSuperblock,
     /// <summary><c>deltas/…/&lt;n&gt;</c>: a delta part, immutable once written.</summary>
     DeltaPart,

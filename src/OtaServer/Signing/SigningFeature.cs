@@ -13,6 +13,8 @@ public static class SigningFeature
         services.AddOptions<SigningOptions>().BindConfiguration(SigningOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<SummarySigner>();
         services.AddSingleton<ISummarySigner>(sp => sp.GetRequiredService<SummarySigner>());
+        services.AddSingleton<CommitSignaturePolicy>();
+        services.AddSingleton<CommitMetaStore>();
         return services;
     }
 

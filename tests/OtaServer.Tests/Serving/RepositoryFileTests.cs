@@ -395,7 +395,7 @@ public sealed class RepositoryFileTests(ServingFixture fixture) : IClassFixture<
     [Theory]
     [InlineData("object", "public, max-age=31536000, immutable")]
     [InlineData("dirtree", "public, max-age=31536000, immutable")]
-    [InlineData("superblock", "public, max-age=31536000, immutable")]
+    [InlineData("superblock", "no-cache")]
     [InlineData("part", "public, max-age=31536000, immutable")]
     [InlineData("summary", "no-cache")]
     [InlineData("summary.sig", "no-cache")]
