@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
 using OtaServer.Jobs;
@@ -49,52 +48,50 @@ internal sealed partial class DeltaService(
         var (repo, name) = Validate(repository, from, to);
 
         // Callers hold the pair's lock (StaticDeltasJobHandler, through which every generation runs).
+        if (repo.HasDeltaFiles(name))
         {
-            if (repo.HasDeltaFiles(name))
+            if (repo.IsMarkedDeleted(name))
             {
-                if (repo.IsMarkedDeleted(name))
-                {
-                    // Deleted but not yet removed: the generator is deterministic, so republishing the
-                    // same files is identical to generating them again.
-                    await repo.RestoreDeltaAsync(name, cancellationToken);
-                    log.Write($"{name}: restored the deleted copy (same bytes)");
-                }
-                return ReadPublished(repo, name)
-                    ?? throw new InvalidOperationException($"Delta {name} has no readable {StatsFile}.");
+                // Deleted but not yet removed: the generator is deterministic, so republishing the
+                // same files is identical to generating them again.
+                await repo.RestoreDeltaAsync(name, cancellationToken);
+                log.Write($"{name}: restored the deleted copy (same bytes)");
             }
+            return ReadPublished(repo, name)
+                ?? throw new InvalidOperationException($"Delta {name} has no readable {StatsFile}.");
+        }
 
-            var staging = repo.CreateScratchFolder("delta-");
-            try
+        var staging = repo.CreateScratchFolder("delta-");
+        try
+        {
+            var o = options.Value;
+            var compilerOptions = new DeltaOptions
             {
-                var o = options.Value;
-                var compilerOptions = new DeltaOptions
-                {
-                    MaxPartSize = o.MaxPartSize,
-                    MinFallbackSize = o.MinFallbackSize,
-                    MaxBsdiffSize = o.MaxBsdiffSize,
-                    EnableBsdiff = o.EnableBsdiff,
-                    EnableRollsum = o.EnableRollsum,
-                    XzPreset = o.XzPreset,
-                    Threads = o.Threads > 0 ? o.Threads : Environment.ProcessorCount,
-                };
-                var result = await DeltaCompiler.GenerateAsync(repo.Reader, name.From, name.To, staging, compilerOptions, new LogProgress(log), cancellationToken);
-                var stats = new DeltaStats(repository, name.From?.ToString(), name.To.ToString(), result.Parts, result.CompressedBytes,
-                    result.UncompressedBytes, result.FallbackCount, result.FallbackBytes, result.SuperblockSize,
-                    Math.Round(result.Elapsed.TotalSeconds, 3), result.GeneratorVersion, time.GetUtcNow(), result.FallbackUncompressedBytes);
-                await File.WriteAllBytesAsync(Path.Combine(staging, StatsFile), JsonSerializer.SerializeToUtf8Bytes(stats, Json), cancellationToken);
-                cancellationToken.ThrowIfCancellationRequested();
-                if (!await repo.PublishDeltaAsync(name, staging))
-                    throw new IOException($"Delta {name} appeared during generation.");
-                LogPublished(logger, repository, name.ToString(), stats.Parts, stats.DownloadBytes, stats.GenerationSeconds);
-                log.Write($"{name}: published {stats.Parts} part(s), {stats.DownloadBytes} bytes to download, {stats.RequiredBytes} to write " +
-                          $"({result.LiteralCount} literal, {result.RollsumCount} rollsum, {result.BsdiffCount} bsdiff, {result.FallbackCount} fallback objects)");
-                return stats;
-            }
-            finally
-            {
-                if (Directory.Exists(staging))
-                    Directory.Delete(staging, recursive: true);
-            }
+                MaxPartSize = o.MaxPartSize,
+                MinFallbackSize = o.MinFallbackSize,
+                MaxBsdiffSize = o.MaxBsdiffSize,
+                EnableBsdiff = o.EnableBsdiff,
+                EnableRollsum = o.EnableRollsum,
+                XzPreset = o.XzPreset,
+                Threads = o.Threads > 0 ? o.Threads : Environment.ProcessorCount,
+            };
+            var result = await DeltaCompiler.GenerateAsync(repo.Reader, name.From, name.To, staging, compilerOptions, new LogProgress(log), cancellationToken);
+            var stats = new DeltaStats(repository, name.From?.ToString(), name.To.ToString(), result.Parts, result.CompressedBytes,
+                result.UncompressedBytes, result.FallbackCount, result.FallbackBytes, result.SuperblockSize,
+                Math.Round(result.Elapsed.TotalSeconds, 3), result.GeneratorVersion, time.GetUtcNow(), result.FallbackUncompressedBytes);
+            await File.WriteAllBytesAsync(Path.Combine(staging, StatsFile), JsonSerializer.SerializeToUtf8Bytes(stats, Json), cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!await repo.PublishDeltaAsync(name, staging))
+                throw new IOException($"Delta {name} appeared during generation.");
+            LogPublished(logger, repository, name.ToString(), stats.Parts, stats.DownloadBytes, stats.GenerationSeconds);
+            log.Write($"{name}: published {stats.Parts} part(s), {stats.DownloadBytes} bytes to download, {stats.RequiredBytes} to write " +
+                      $"({result.LiteralCount} literal, {result.RollsumCount} rollsum, {result.BsdiffCount} bsdiff, {result.FallbackCount} fallback objects)");
+            return stats;
+        }
+        finally
+        {
+            if (Directory.Exists(staging))
+                Directory.Delete(staging, recursive: true);
         }
     }
 

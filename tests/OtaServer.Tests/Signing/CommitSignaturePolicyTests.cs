@@ -18,39 +18,16 @@ namespace OtaServer.Tests.Signing;
 public sealed class CommitSignaturePolicyTests : IDisposable
 {
     private readonly TempDirectory _tmp = new();
-    private readonly List<string> _homes = [];
+    private readonly GpgKeys _keys;
     private OtaServerFactory? _factory;
+
+    public CommitSignaturePolicyTests() => _keys = new GpgKeys(_tmp);
 
     public void Dispose()
     {
         _factory?.Dispose();
-        foreach (var home in _homes)
-            OstreeCli.Exec("gpgconf", "--homedir", home, "--kill", "all");
+        _keys.Dispose();
         _tmp.Dispose();
-    }
-
-    private sealed record GpgKey(string Home, string Fingerprint, string SecretFile, string PublicFile);
-
-    private GpgKey NewKey(string name)
-    {
-        var home = _tmp.Combine("gnupg-" + name);
-        Directory.CreateDirectory(home);
-        File.SetUnixFileMode(home, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        _homes.Add(home);
-        Gpg(home, "--batch", "--passphrase", "", "--quick-gen-key", $"{name} <{name}@ota.test>", "rsa2048", "sign", "never");
-        var fpr = Gpg(home, "--with-colons", "--list-secret-keys").Split('\n').First(l => l.StartsWith("fpr:", StringComparison.Ordinal)).Split(':')[9];
-        var secret = _tmp.Combine(name + ".secret.asc");
-        var pub = _tmp.Combine(name + ".asc");
-        File.WriteAllText(secret, Gpg(home, "--armor", "--export-secret-keys", fpr));
-        File.WriteAllText(pub, Gpg(home, "--armor", "--export", fpr));
-        return new GpgKey(home, fpr, secret, pub);
-    }
-
-    private static string Gpg(string home, params string[] args)
-    {
-        var r = OstreeCli.Exec("gpg", ["--homedir", home, "--batch", .. args]);
-        Assert.True(r.ExitCode == 0, $"gpg {string.Join(' ', args)}: {r.StdErr}");
-        return r.StdOut;
     }
 
     private static void GpgSign(string local, string commit, GpgKey key) =>
@@ -80,8 +57,8 @@ public sealed class CommitSignaturePolicyTests : IDisposable
     [Fact]
     public async Task RequireSignedCommits_RefusesUnsignedUntrustedAndBad_ThenASignatureAddedLaterIsMergedAndReachesTheDeltaSuperblock()
     {
-        var ci = NewKey("ci");
-        var stranger = NewKey("stranger");
+        var ci = _keys.NewKey("ci");
+        var stranger = _keys.NewKey("stranger");
         _factory = new OtaServerFactory(new Dictionary<string, string?>
         {
             ["OtaServer:Signing:Keys:0:SecretKeyFile"] = ci.SecretFile,

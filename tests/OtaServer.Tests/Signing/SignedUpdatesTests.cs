@@ -13,41 +13,16 @@ namespace OtaServer.Tests.Signing;
 public sealed class SignedUpdatesTests : IDisposable
 {
     private readonly TempDirectory _tmp = new();
-    private readonly List<string> _homes = [];
+    private readonly GpgKeys _keys;
     private OtaServerFactory? _factory;
+
+    public SignedUpdatesTests() => _keys = new GpgKeys(_tmp);
 
     public void Dispose()
     {
         _factory?.Dispose();
-        foreach (var home in _homes)
-            OstreeCli.Exec("gpgconf", "--homedir", home, "--kill", "all");
+        _keys.Dispose();
         _tmp.Dispose();
-    }
-
-    private sealed record GpgKey(string Home, string Fingerprint, string SecretFile, string PublicFile);
-
-    /// <summary>A throwaway RSA signing key in its own GNUPGHOME, exported armored.</summary>
-    private GpgKey NewKey(string name)
-    {
-        var home = _tmp.Combine("gnupg-" + name);
-        Directory.CreateDirectory(home);
-        File.SetUnixFileMode(home, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        _homes.Add(home);
-        Gpg(home, "--batch", "--passphrase", "", "--quick-gen-key", $"{name} <{name}@ota.test>", "rsa2048", "sign", "never");
-        var colons = Gpg(home, "--with-colons", "--list-secret-keys");
-        var fpr = colons.Split('\n').First(l => l.StartsWith("fpr:", StringComparison.Ordinal)).Split(':')[9];
-        var secret = _tmp.Combine(name + ".secret.asc");
-        var pub = _tmp.Combine(name + ".asc");
-        File.WriteAllText(secret, Gpg(home, "--armor", "--export-secret-keys", fpr));
-        File.WriteAllText(pub, Gpg(home, "--armor", "--export", fpr));
-        return new GpgKey(home, fpr, secret, pub);
-    }
-
-    private static string Gpg(string home, params string[] args)
-    {
-        var r = OstreeCli.Exec("gpg", ["--homedir", home, "--batch", .. args]);
-        Assert.True(r.ExitCode == 0, $"gpg {string.Join(' ', args)}: {r.StdErr}");
-        return r.StdOut;
     }
 
     private Uri Start(params GpgKey[] summaryKeys)
@@ -100,7 +75,7 @@ public sealed class SignedUpdatesTests : IDisposable
     [Fact]
     public async Task SignedCommitAndSummary_ArePulledByVerifyingClient_ObjectByObjectAndThroughStaticDelta()
     {
-        var ci = NewKey("ci");
+        var ci = _keys.NewKey("ci");
         var server = Start(ci);
         var local = _tmp.Combine("build");
         var tree1 = _tmp.Combine("tree1");
@@ -142,8 +117,8 @@ public sealed class SignedUpdatesTests : IDisposable
     [Fact]
     public async Task VerifyingClient_RefusesTamperedSummary_UntrustedAndUnsignedCommits_RepositoryUnchanged()
     {
-        var ci = NewKey("ci");
-        var stranger = NewKey("stranger");
+        var ci = _keys.NewKey("ci");
+        var stranger = _keys.NewKey("stranger");
         var server = Start(ci);
         var local = _tmp.Combine("build");
         var tree = _tmp.Combine("tree");
@@ -206,8 +181,8 @@ public sealed class SignedUpdatesTests : IDisposable
     [Fact]
     public async Task KeyRotation_SummarySignedByOldAndNewKey_ClientTrustingOnlyTheNewKeyPulls()
     {
-        var oldKey = NewKey("old");
-        var newKey = NewKey("new");
+        var oldKey = _keys.NewKey("old");
+        var newKey = _keys.NewKey("new");
         var server = Start(oldKey, newKey);
         var local = _tmp.Combine("build");
         var tree = _tmp.Combine("tree");
@@ -219,7 +194,7 @@ public sealed class SignedUpdatesTests : IDisposable
         using var http = new HttpClient { BaseAddress = server };
         var served = _tmp.Combine("served.asc");
         File.WriteAllBytes(served, await http.GetByteArrayAsync("/api/v1/repos/main/signing-keys.asc"));
-        var shown = Gpg(newKey.Home, "--with-colons", "--show-keys", served);
+        var shown = GpgKeys.Gpg(newKey.Home, "--with-colons", "--show-keys", served);
         Assert.Contains(oldKey.Fingerprint, shown);
         Assert.Contains(newKey.Fingerprint, shown);
 
@@ -232,7 +207,7 @@ public sealed class SignedUpdatesTests : IDisposable
         var onlyOld = await VerifyingClientAsync(server, "old-only", oldKey.PublicFile);
         Assert.Contains("main", OstreeCli.Run("remote", "refs", "--repo=" + onlyOld, "ota"));
         // A client trusting neither key is refused, so the listings above did verify the summary.
-        var stranger = NewKey("stranger");
+        var stranger = _keys.NewKey("stranger");
         var neither = await VerifyingClientAsync(server, "neither", stranger.PublicFile);
         var refused = OstreeCli.TryRun("remote", "refs", "--repo=" + neither, "ota");
         Assert.NotEqual(0, refused.ExitCode);
@@ -242,7 +217,7 @@ public sealed class SignedUpdatesTests : IDisposable
     [Fact]
     public async Task TwentyConcurrentVerifyingPulls_WhileTheRefMovesTwentyTimes_SeeNoSignatureFailure()
     {
-        var ci = NewKey("ci");
+        var ci = _keys.NewKey("ci");
         var server = Start(ci);
         var local = _tmp.Combine("build");
         var tree = _tmp.Combine("tree");
